@@ -18,7 +18,7 @@ class ConfigError(ScalerError):
 
 
 class SignalError(ScalerError):
-    """A signal query failed (transport, HTTP status, malformed answer); wraps the cause `from e`."""
+    """A signal query failed (transport, HTTP status, malformed answer); raised `from` the cause."""
 
     def __init__(self, message: str, *, signal: str = "", cause_kind: str = "error") -> None:
         self.signal = signal

@@ -1,0 +1,284 @@
+"""grpc.aio ExternalScaler (KEDA, DESIGN §4): maps protocol ↔ snapshot and nothing more.
+
+RPCs never query Prometheus: they read the SnapshotStore the engine publishes to, so each
+costs O(1). A stale snapshot (older than stale_after) answers UNAVAILABLE so KEDA's
+`fallback` applies; GetMetricSpec answers from metadata alone and never fails for staleness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn, Protocol
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from scaler._proto import externalscaler_pb2 as pb
+from scaler._proto import externalscaler_pb2_grpc as pb_grpc
+from scaler.errors import ConfigError, MetadataError
+from scaler.metrics import ScalerMetrics
+from scaler.scaledref import ScaledRef, parse_ref
+from scaler.snapshot import IsvcKey, SnapshotStore
+
+log = logging.getLogger(__name__)
+
+METRIC_NAME = "desired-replicas"
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExternalScaler"].full_name
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_CONCURRENT_RPCS = 20_000
+STREAM_RECHECK_S = 5.0
+
+
+class ConfigView(Protocol):
+    """What the server needs of the config: policy names and each ISVC's min_replicas."""
+
+    def policy_names(self) -> frozenset[str]: ...
+
+    def min_replicas(self, key: IsvcKey, policy: str) -> int: ...
+
+
+class ConfigAnswers:
+    """ConfigView over a loaded Config: its policy names and each ISVC's resolved min_replicas."""
+
+    def __init__(self, config: Any) -> None:
+        self._config = config
+        self._names = frozenset(config.policies)
+
+    def policy_names(self) -> frozenset[str]:
+        """Names under `policies:` in policy.yaml."""
+        return self._names
+
+    def min_replicas(self, key: IsvcKey, policy: str) -> int:
+        """min_replicas of the ISVC's resolved policy (overrides applied)."""
+        from scaler.config import resolve_policy
+
+        return int(resolve_policy(self._config, key, policy).min_replicas)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What KEDA is told for one ISVC: desired replicas (≥ 0) and activity."""
+
+    desired: int
+    active: bool
+
+
+class ExternalScalerService(pb_grpc.ExternalScalerServicer):
+    """The five ExternalScaler RPCs, answered from the latest snapshot."""
+
+    def __init__(
+        self,
+        *,
+        store: SnapshotStore,
+        config: Callable[[], ConfigView],
+        metrics: ScalerMetrics,
+        on_metadata: Callable[[IsvcKey, str], None] = lambda key, policy: None,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._metrics = metrics
+        self._on_metadata = on_metadata
+        self._closing = asyncio.Event()
+        self._unseen_logged: set[IsvcKey] = set()
+
+    async def IsActive(self, request: pb.ScaledObjectRef, context: Any) -> pb.IsActiveResponse:
+        """Whether the ISVC has traffic (DESIGN §3 step 7); UNAVAILABLE when stale."""
+        async with self._rpc("IsActive", context):
+            answer = await self._answer(await self._ref(request, context), context)
+            return pb.IsActiveResponse(result=answer.active)
+
+    async def GetMetricSpec(
+        self, request: pb.ScaledObjectRef, context: Any
+    ) -> pb.GetMetricSpecResponse:
+        """One spec, `desired-replicas` with target 1, from metadata alone."""
+        async with self._rpc("GetMetricSpec", context):
+            await self._ref(request, context)
+            return _metric_spec()
+
+    async def GetMetrics(
+        self, request: pb.GetMetricsRequest, context: Any
+    ) -> pb.GetMetricsResponse:
+        """Desired replicas, as both metricValue and metricValueFloat."""
+        async with self._rpc("GetMetrics", context):
+            ref = await self._ref(request.scaledObjectRef, context)
+            answer = await self._answer(ref, context)
+            value = pb.MetricValue(
+                metricName=request.metricName or METRIC_NAME,
+                metricValue=answer.desired, metricValueFloat=float(answer.desired))
+            return pb.GetMetricsResponse(metricValues=[value])
+
+    async def StreamIsActive(
+        self, request: pb.ScaledObjectRef, context: Any
+    ) -> AsyncIterator[pb.IsActiveResponse]:
+        """Pushes activity now and on every change; ends when the client or server goes."""
+        ref = await self._ref(request, context, method="StreamIsActive")
+        self._metrics.grpc_streams.inc()
+        try:
+            last: bool | None = None
+            while not self._closing.is_set():
+                version = self._store.version
+                answer = await self._answer(ref, context)
+                if answer.active != last:
+                    last = answer.active
+                    yield pb.IsActiveResponse(result=answer.active)
+                await self._store.wait_changed(version, timeout_s=self._recheck_s())
+        finally:
+            self._metrics.grpc_streams.dec()
+            self._metrics.grpc_requests.labels("StreamIsActive", "OK").inc()
+
+    async def StreamMetricSpec(
+        self, request: pb.ScaledObjectRef, context: Any
+    ) -> AsyncIterator[pb.GetMetricSpecResponse]:
+        """Sends the (constant) spec when opened, then holds the stream until either side ends."""
+        await self._ref(request, context, method="StreamMetricSpec")
+        self._metrics.grpc_streams.inc()
+        try:
+            yield _metric_spec()
+            while not self._closing.is_set():
+                await self._store.wait_changed(self._store.version, timeout_s=STREAM_RECHECK_S)
+        finally:
+            self._metrics.grpc_streams.dec()
+            self._metrics.grpc_requests.labels("StreamMetricSpec", "OK").inc()
+
+    async def _ref(self, request: pb.ScaledObjectRef, context: Any,
+                   method: str | None = None) -> ScaledRef:
+        """Parse and validate the ScaledObjectRef; INVALID_ARGUMENT naming the key if bad."""
+        config = self._config()
+        try:
+            ref = parse_ref(name=request.name, namespace=request.namespace,
+                            metadata=dict(request.scalerMetadata),
+                            policies=config.policy_names())
+        except MetadataError as e:
+            if method:
+                self._metrics.grpc_requests.labels(method, "INVALID_ARGUMENT").inc()
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            raise AssertionError("unreachable") from e
+        self._on_metadata(ref.key, ref.policy)
+        return ref
+
+    async def _answer(self, ref: ScaledRef, context: Any) -> Answer:
+        """The ISVC's snapshot entry; min_replicas if not seen yet; UNAVAILABLE when stale."""
+        snap = self._store.snapshot
+        if snap is None or self._store.is_stale():
+            await _abort_stale(context, None if snap is None else snap.age_s(self._store.now_s()))
+        assert snap is not None
+        entry = snap.entries.get(ref.key)
+        if entry is not None:
+            return Answer(desired=_safe_count(entry.desired), active=bool(entry.active))
+        try:
+            desired = self._config().min_replicas(ref.key, ref.policy)
+        except ConfigError as e:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        if ref.key not in self._unseen_logged and len(self._unseen_logged) < 100_000:
+            self._unseen_logged.add(ref.key)
+            log.info("ISVC %s/%s not seen in Prometheus yet: answering min_replicas=%d",
+                     ref.namespace, ref.isvc, desired)
+        return Answer(desired=_safe_count(desired), active=False)
+
+    def _recheck_s(self) -> float:
+        """How long a stream may sleep before staleness could change its answer (s)."""
+        snap = self._store.snapshot
+        if snap is None:
+            return 1.0
+        left = self._store.stale_after_s - snap.age_s(self._store.now_s())
+        return min(STREAM_RECHECK_S, max(0.05, left + 0.01))
+
+    def close(self) -> None:
+        """End every open stream promptly (server shutdown)."""
+        self._closing.set()
+        self._store.touch()
+
+    def _rpc(self, method: str, context: Any) -> _RpcTimer:
+        return _RpcTimer(self._metrics, method, context)
+
+
+class _RpcTimer:
+    """Counts a unary RPC by status code and times it."""
+
+    def __init__(self, metrics: ScalerMetrics, method: str, context: Any) -> None:
+        self._metrics, self._method, self._context = metrics, method, context
+
+    async def __aenter__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        code = self._context.code()
+        name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+        if exc_type is not None and code is None:
+            name = "UNKNOWN" if not issubclass(exc_type, asyncio.CancelledError) else "CANCELLED"
+        self._metrics.grpc_requests.labels(self._method, name).inc()
+        self._metrics.grpc_duration.labels(self._method).observe(time.perf_counter() - self._t0)
+
+
+async def _abort_stale(context: Any, age_s: float | None) -> NoReturn:
+    detail = ("no evaluation has completed yet" if age_s is None
+              else f"latest evaluation is {age_s:.0f}s old (past stale_after)")
+    await context.abort(grpc.StatusCode.UNAVAILABLE,
+                        f"{detail}; Prometheus may be unreachable — KEDA fallback applies")
+    raise AssertionError("unreachable")
+
+
+def _metric_spec() -> pb.GetMetricSpecResponse:
+    spec = pb.MetricSpec(metricName=METRIC_NAME, targetSize=1, targetSizeFloat=1.0)
+    return pb.GetMetricSpecResponse(metricSpecs=[spec])
+
+
+def _safe_count(value: float) -> int:
+    """A replica count safe to send: finite, integral, ≥ 0."""
+    return int(value) if math.isfinite(value) and value > 0 else 0
+
+
+@dataclass
+class GrpcServer:
+    """A started grpc.aio server with health and reflection; `stop` is graceful."""
+
+    server: grpc.aio.Server
+    port: int
+    health: Any
+    service: ExternalScalerService
+
+    async def set_serving(self, serving: bool) -> None:
+        """Health of the ExternalScaler service (overall health stays SERVING while alive)."""
+        status = (health_pb2.HealthCheckResponse.SERVING if serving
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.health.set(SERVICE_NAME, status)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop accepting RPCs, close streams, let in-flight unary RPCs finish (≤ grace_s)."""
+        self.service.close()
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+
+
+async def start_grpc_server(
+    service: ExternalScalerService,
+    *,
+    address: str,
+    credentials: grpc.ServerCredentials | None = None,
+) -> GrpcServer:
+    """Bind `address` (port 0 = any free one), register services, start serving."""
+    server = grpc.aio.server(
+        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.so_reuseport", 0)])
+    pb_grpc.add_ExternalScalerServicer_to_server(service, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = (server.add_secure_port(address, credentials) if credentials
+            else server.add_insecure_port(address))
+    if port == 0:
+        raise OSError(f"cannot bind gRPC server to {address}")
+    await server.start()
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+    return GrpcServer(server=server, port=port, health=health_servicer, service=service)
+
