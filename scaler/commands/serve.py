@@ -1,16 +1,80 @@
-"""`scaler serve` (placeholder until implemented)."""
+"""`scaler serve`: the engine loop, the KEDA gRPC server and the HTTP endpoints in one process."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
 from typing import Any
+
+from scaler.errors import ConfigError
+from scaler.tls import TlsFiles, server_credentials
+
+log = logging.getLogger("scaler.serve")
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Register the sub-command."""
-    return sub.add_parser("serve", help="(not implemented yet)")
+    """Register `serve`."""
+    p = sub.add_parser("serve", help="run the KEDA external scaler (gRPC + HTTP)",
+                       description="Evaluate every ISVC each interval and answer KEDA over gRPC.")
+    p.add_argument("--config", required=True, type=Path, help="policy.yaml (hot-reloaded)")
+    p.add_argument("--grpc-port", type=int, default=6000, help="gRPC port (default 6000)")
+    p.add_argument("--http-port", type=int, default=8080,
+                   help="HTTP port for /metrics /status /healthz /readyz (default 8080)")
+    p.add_argument("--host", default="0.0.0.0", help="listen address (default 0.0.0.0)")
+    p.add_argument("--tls-cert", type=Path, help="server certificate (PEM); enables TLS")
+    p.add_argument("--tls-key", type=Path, help="server private key (PEM)")
+    p.add_argument("--tls-client-ca", type=Path,
+                   help="CA for client certificates (PEM); enables mTLS")
+    p.add_argument("--warm-start-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="bound on rebuilding stabilisation state from Prometheus at start-up "
+                        "(0 disables warm start; default 60)")
+    p.add_argument("--shutdown-grace", type=float, default=5.0, metavar="SECONDS",
+                   help="time in-flight RPCs get on SIGTERM (default 5)")
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the sub-command."""
-    raise SystemExit("scaler serve: not implemented yet")
+    """Serve until SIGTERM/SIGINT; exit 1 on an invalid config or unusable TLS files."""
+    tls = _tls_files(args)
+    return asyncio.run(_serve(args, tls))
+
+
+def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
+    if args.tls_cert is None and args.tls_key is None:
+        if args.tls_client_ca is not None:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        raise ConfigError("--tls-cert and --tls-key go together")
+    return TlsFiles(cert_file=args.tls_cert, key_file=args.tls_key,
+                    client_ca_file=args.tls_client_ca)
+
+
+async def _serve(args: argparse.Namespace, tls: TlsFiles | None) -> int:
+    from scaler.runtime import Runtime
+
+    runtime = Runtime.load(args.config, clock=time.time)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    credentials = server_credentials(tls) if tls else None
+    await runtime.start(grpc_address=f"{_bracket(args.host)}:{args.grpc_port}",
+                        http_host=args.host, http_port=args.http_port, credentials=credentials)
+    log.info("serving gRPC on %s:%d%s, HTTP on %s:%d", args.host, runtime.grpc_port,
+             " (mTLS)" if tls and tls.client_ca_file else " (TLS)" if tls else "",
+             args.host, runtime.http_port)
+    try:
+        await runtime.run(stop, warm_start_timeout_s=args.warm_start_timeout)
+    finally:
+        await runtime.shutdown(grace_s=args.shutdown_grace)
+    log.info("stopped")
+    return 0
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

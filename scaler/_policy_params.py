@@ -1,0 +1,257 @@
+"""Per-ISVC policy parameters (DESIGN §3) as validated numpy arrays; pure, no I/O.
+
+Every parameter is an array over ISVCs, so each ISVC may run a different policy in the same
+step. Windows are given in seconds and become whole ticks with `max(1, ceil(window_s /
+interval_s))`, e.g. a 300 s down window at a 15 s interval spans 20 ticks (the current one
+included), a 0 s up window 1 tick (the current tick only) and a 20 s window 2 ticks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+MAX_REPLICAS_LIMIT = 65534
+"""Largest accepted `max_replicas`: the history stores recommendations as uint16 saturating at
+65535, which leaves every decision exact as long as max_replicas < 65535."""
+
+DEFAULTS: dict[str, float] = {
+    "tolerance": 0.1,
+    "scale_down_utilization": 0.7,
+    "panic_threshold": 2.0,
+    "activation_threshold": 0.0,
+    "scale_up_window_s": 0.0,
+    "scale_down_window_s": 300.0,
+    "min_replicas": 1,
+    "max_replicas": 64,
+}
+"""§3's defaults, keyed by `PolicyParams.uniform` keyword."""
+
+_FLOAT_FIELDS = (
+    "tolerance",
+    "scale_down_utilization",
+    "panic_threshold",
+    "activation_threshold",
+    "scale_up_window_s",
+    "scale_down_window_s",
+)
+_INT_FIELDS = ("min_replicas", "max_replicas")
+_NOT_PRESSURE = ("requests", "replicas")
+
+
+def _first_bad(name: str, values: np.ndarray, bad: np.ndarray, rule: str) -> None:
+    """Raise ValueError naming the parameter and the first index where `bad` holds."""
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}[{i}] = {values[i].item()!r}, {rule}")
+
+
+def window_ticks(window_s: np.ndarray, interval_s: float) -> np.ndarray:
+    """Window length in ticks, `max(1, ceil(window_s / interval_s))`, as int64 (n,)."""
+    ticks = np.ceil(np.asarray(window_s, dtype=np.float64) / float(interval_s))
+    return np.maximum(ticks, 1.0).astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class WindowGroups:
+    """ISVCs grouped by window length: `ticks[j]` with member mask `masks[j]` (None = all)."""
+
+    ticks: tuple[int, ...]
+    masks: tuple[np.ndarray | None, ...]
+
+    @classmethod
+    def of(cls, ticks: np.ndarray) -> WindowGroups:
+        """Group the (n,) tick counts; one group without mask when all are equal."""
+        distinct = tuple(int(t) for t in np.unique(ticks))
+        if len(distinct) <= 1:
+            return cls(distinct or (1,), (None,))
+        return cls(distinct, tuple(ticks == t for t in distinct))
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyParams:
+    """Policy parameters for n ISVCs; arrays are read-only, validated on construction.
+
+    `targets` is (n, K) over `signals` (pressure-signal names, column order); NaN = no target
+    for that ISVC. Windows in seconds, `interval_s` the tick interval in seconds. Invalid
+    values raise ValueError naming the parameter and the first offending index, e.g.
+    `targets.kv_cache[3] = -1.0, must be > 0 or NaN`.
+    """
+
+    signals: tuple[str, ...]
+    targets: np.ndarray
+    interval_s: float
+    tolerance: np.ndarray
+    scale_down_utilization: np.ndarray
+    panic_threshold: np.ndarray
+    activation_threshold: np.ndarray
+    scale_up_window_s: np.ndarray
+    scale_down_window_s: np.ndarray
+    min_replicas: np.ndarray
+    max_replicas: np.ndarray
+
+    def __post_init__(self) -> None:
+        signals = tuple(str(s) for s in self.signals)
+        if len(set(signals)) != len(signals):
+            raise ValueError(f"signals = {signals!r}, names must be unique")
+        for name in signals:
+            if name in _NOT_PRESSURE:
+                raise ValueError(f"signals: {name!r} never enters the pressure")
+        object.__setattr__(self, "signals", signals)
+        interval_s = float(self.interval_s)
+        if not (math.isfinite(interval_s) and interval_s > 0):
+            raise ValueError(f"interval_s = {interval_s!r}, must be > 0")
+        object.__setattr__(self, "interval_s", interval_s)
+        targets = _frozen(np.array(self.targets, dtype=np.float64))
+        if targets.ndim != 2 or targets.shape[1] != len(signals):
+            raise ValueError(f"targets: shape {targets.shape}, expected (n, {len(signals)})")
+        object.__setattr__(self, "targets", targets)
+        n = targets.shape[0]
+        for name in _FLOAT_FIELDS:
+            object.__setattr__(self, name, _vector(name, getattr(self, name), n, np.float64))
+        for name in _INT_FIELDS:
+            object.__setattr__(self, name, _vector(name, getattr(self, name), n, np.int64))
+        self._validate()
+
+    def _validate(self) -> None:
+        for k, name in enumerate(self.signals):
+            col = self.targets[:, k]
+            _first_bad(f"targets.{name}", col, ~(np.isnan(col) | (col > 0)), "must be > 0 or NaN")
+            _first_bad(f"targets.{name}", col, np.isinf(col), "must be finite")
+        _finite_at_least("tolerance", self.tolerance, 0.0)
+        sdu = self.scale_down_utilization
+        _first_bad("scale_down_utilization", sdu, ~((sdu > 0) & (sdu <= 1)), "must be in (0, 1]")
+        pt = self.panic_threshold
+        _first_bad("panic_threshold", pt, ~(pt > 0), "must be > 0 (inf disables panic)")
+        _finite_at_least("activation_threshold", self.activation_threshold, 0.0)
+        _finite_at_least("scale_up_window_s", self.scale_up_window_s, 0.0)
+        _finite_at_least("scale_down_window_s", self.scale_down_window_s, 0.0)
+        lo, hi = self.min_replicas, self.max_replicas
+        _first_bad("min_replicas", lo, lo < 0, "must be ≥ 0")
+        _first_bad("max_replicas", hi, hi > MAX_REPLICAS_LIMIT, f"must be ≤ {MAX_REPLICAS_LIMIT}")
+        _first_bad("min_replicas", lo, lo > hi, "must be ≤ max_replicas")
+
+    @classmethod
+    def uniform(
+        cls,
+        n: int,
+        *,
+        targets: Mapping[str, float | np.ndarray],
+        interval_s: float,
+        **overrides: float | np.ndarray,
+    ) -> PolicyParams:
+        """Parameters for n ISVCs: each value a scalar or an (n,) array; §3 defaults elsewhere.
+
+        >>> p = PolicyParams.uniform(2, targets={"kv_cache": 0.8}, interval_s=15)
+        >>> p.n, p.signals, int(p.down_ticks[0])
+        (2, ('kv_cache',), 20)
+        """
+        unknown = sorted(set(overrides) - set(DEFAULTS))
+        if unknown:
+            raise TypeError(f"PolicyParams.uniform: unknown parameter(s) {', '.join(unknown)}")
+        n = int(n)
+        if n < 0:
+            raise ValueError(f"n = {n}, must be ≥ 0")
+        names = tuple(targets)
+        columns = [_vector(f"targets.{s}", _broadcast(targets[s], n), n, np.float64)
+                   for s in names]
+        matrix = np.stack(columns, axis=1) if columns else np.empty((n, 0))
+        values = {k: _broadcast(overrides.get(k, v), n) for k, v in DEFAULTS.items()}
+        return cls(signals=names, targets=matrix, interval_s=interval_s, **values)
+
+    def take(self, index: np.ndarray) -> PolicyParams:
+        """Parameters of the ISVCs at `index` (rows of every array, in that order)."""
+        rows = {name: getattr(self, name)[index] for name in (*_FLOAT_FIELDS, *_INT_FIELDS)}
+        return PolicyParams(self.signals, self.targets[index], self.interval_s, **rows)
+
+    @property
+    def n(self) -> int:
+        """Number of ISVCs."""
+        return int(self.targets.shape[0])
+
+    @property
+    def signal(self) -> tuple[str, ...]:
+        """Alias of `signals` (DESIGN §3 spells it `params.signal`)."""
+        return self.signals
+
+    @cached_property
+    def up_ticks(self) -> np.ndarray:
+        """Scale-up window per ISVC, in ticks (≥ 1)."""
+        return _frozen(window_ticks(self.scale_up_window_s, self.interval_s))
+
+    @cached_property
+    def down_ticks(self) -> np.ndarray:
+        """Scale-down window per ISVC, in ticks (≥ 1)."""
+        return _frozen(window_ticks(self.scale_down_window_s, self.interval_s))
+
+    @cached_property
+    def ring_ticks(self) -> int:
+        """History length kept by PolicyState: the longest window of any ISVC (≥ 1)."""
+        if self.n == 0:
+            return 1
+        return int(max(self.up_ticks.max(), self.down_ticks.max()))
+
+    @cached_property
+    def up_groups(self) -> WindowGroups:
+        """ISVCs grouped by scale-up window length."""
+        return WindowGroups.of(self.up_ticks)
+
+    @cached_property
+    def down_groups(self) -> WindowGroups:
+        """ISVCs grouped by scale-down window length."""
+        return WindowGroups.of(self.down_ticks)
+
+    @cached_property
+    def up_threshold(self) -> np.ndarray:
+        """1 + tolerance, the pressure above which the recommendation is `up` (n,)."""
+        return _frozen(1.0 + self.tolerance)
+
+    @cached_property
+    def min_replicas_f(self) -> np.ndarray:
+        """min_replicas as float64 (n,)."""
+        return _frozen(self.min_replicas.astype(np.float64))
+
+    @cached_property
+    def max_replicas_f(self) -> np.ndarray:
+        """max_replicas as float64 (n,)."""
+        return _frozen(self.max_replicas.astype(np.float64))
+
+    @cached_property
+    def targets_by_signal(self) -> tuple[np.ndarray, ...]:
+        """Contiguous (n,) target column per signal, in `signals` order."""
+        return tuple(_frozen(np.ascontiguousarray(self.targets[:, k])) for k in
+                     range(len(self.signals)))
+
+
+def _finite_at_least(name: str, values: np.ndarray, low: float) -> None:
+    _first_bad(name, values, ~(np.isfinite(values) & (values >= low)), f"must be ≥ {low:g}")
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _broadcast(value: Any, n: int) -> np.ndarray:
+    """A scalar or (n,) array-like as a fresh (n,) array (dtype left to `_vector`)."""
+    a = np.asarray(value)
+    if a.ndim == 0:
+        return np.full(n, a[()])
+    return a
+
+
+def _vector(name: str, value: Any, n: int, dtype: type) -> np.ndarray:
+    """`value` as a read-only (n,) array of `dtype`; integers must be whole numbers."""
+    raw = np.asarray(value)
+    if raw.shape != (n,):
+        raise ValueError(f"{name}: shape {raw.shape}, expected ({n},)")
+    if dtype is np.int64 and raw.dtype.kind not in "iub":
+        as_float = raw.astype(np.float64)
+        _first_bad(name, as_float, ~np.isfinite(as_float) | (as_float != np.round(as_float)),
+                   "must be a whole number")
+    return _frozen(np.array(raw, dtype=dtype))

@@ -1,0 +1,335 @@
+"""Synthetic vLLM + Kubernetes exporters for many ISVCs behind one loopback HTTP server (dev/test).
+
+Each ISVC × pod is a labelled set of series with the real names and label sets of
+/work/shared/fixtures: vLLM (`vllm:kv_cache_usage_perc`, `vllm:num_requests_*`,
+`vllm:request_success_total`, `vllm:time_to_first_token_seconds` with vLLM's buckets) with
+`namespace`/`isvc`/`pod` labels (as after KServe relabelling), cAdvisor
+`container_cpu_usage_seconds_total` and kube-state-metrics `kube_pod_container_resource_requests`
+(no `isvc` label: the default `cpu` query derives it from the pod name). Counters are integrals
+of the driven rates over wall time, so any number of scrapers see one consistent history.
+
+    fleet = Fleet.synthetic(2000)
+    with fleet.serve() as server, PrometheusProcess([server.target()]) as prom: ...
+    fleet.set(("team-0", "llm-0000"), kv_cache=0.95, pods=2)
+
+The exposition text is rendered directly (one f-string per sample; ~0.1 s for 2,000 ISVCs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from scaler.devtools.load import TTFT_BUCKETS_S, IsvcDrive, LoadPattern, mean_of, ttft_fractions
+from scaler.devtools.prometheus import ScrapeTarget
+from scaler.snapshot import IsvcKey
+
+__all__ = ["Fleet", "FleetServer", "IsvcDrive", "LoadPattern", "ttft_fractions"]
+
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+_LE = (*(repr(b) for b in TTFT_BUCKETS_S), "+Inf")
+_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_FAMILIES = (  # (family, type, help); "{p}" is the vLLM prefix of the ISVC's metric style
+    ("{p}num_requests_running", "gauge", "Number of requests in model execution batches."),
+    ("{p}num_requests_waiting", "gauge", "Number of requests waiting to be processed."),
+    ("{kv}", "gauge", "KV-cache usage. 1 means 100 percent usage."),
+    ("{p}request_success_total", "counter", "Count of successfully processed requests."),
+    ("{p}time_to_first_token_seconds", "histogram", "Histogram of time to first token in seconds."),
+    ("container_cpu_usage_seconds_total", "counter", "Cumulative cpu time consumed in seconds."),
+    ("kube_pod_container_resource_requests", "gauge",
+     "The number of requested request resource by a container."),
+)
+
+
+@dataclass
+class _Pod:
+    name: str
+    counters: np.ndarray
+    lines: tuple[str, ...] = ()
+
+
+@dataclass
+class _Isvc:
+    key: IsvcKey
+    drive: IsvcDrive
+    pattern: LoadPattern | None = None
+    pods: list[_Pod] = field(default_factory=list)
+    next_pod: int = 0
+
+
+class Fleet:
+    """Many ISVCs with driveable values; thread-safe (`set` while a server renders)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, uptime_s: float = 3600.0):
+        self._clock = clock
+        self._uptime_s = uptime_s
+        self._lock = threading.Lock()
+        self._isvcs: dict[IsvcKey, _Isvc] = {}
+        self._last_s = clock()
+
+    @classmethod
+    def synthetic(
+        cls, n: int, *, namespaces: int = 4, patterns: bool = False, seed: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> Fleet:
+        """`n` ISVCs `team-<i % namespaces>/llm-<i>` with varied values (every 5th uses the
+        `vllm_` spelling, every 7th the legacy gpu_cache name); with `patterns`, each follows
+        its own LoadPattern (sine period 5–15 min, bursts every 10–20 min)."""
+        rng = np.random.default_rng(seed)
+        fleet = cls(clock=clock)
+        for i in range(n):
+            style = "underscore" if i % 5 == 4 else "legacy" if i % 7 == 6 else "colon"
+            pattern = LoadPattern(
+                base_rate=float(rng.uniform(2, 30)), amplitude=float(rng.uniform(0.2, 0.8)),
+                period_s=float(rng.uniform(300, 900)), phase=float(rng.uniform()),
+                burst_every_s=float(rng.uniform(600, 1200)), burst_s=60.0,
+            ) if patterns else None
+            fleet.add(f"team-{i % namespaces}", f"llm-{i:04d}", pattern=pattern,
+                      kv_cache=round(float(rng.uniform(0.05, 0.95)), 4),
+                      ttft_p99_s=round(float(rng.uniform(0.03, 2.0)), 4),
+                      cpu_ratio=round(float(rng.uniform(0.05, 1.5)), 4),
+                      request_rate=round(float(rng.uniform(0.5, 40)), 3),
+                      pods=int(rng.integers(1, 4)), metric_style=style)
+        return fleet
+
+    def add(self, namespace: str, isvc: str, *, pattern: LoadPattern | None = None,
+            **drive: Any) -> IsvcKey:
+        """Add an ISVC (IsvcDrive fields as keywords); its pods start with `uptime_s` of
+        history in their counters, as if they had been running that long."""
+        key = (namespace, isvc)
+        with self._lock:
+            self._advance()
+            state = _Isvc(key, IsvcDrive(**drive), pattern)
+            if pattern is not None:
+                _apply_pattern(state, self._last_s)
+            self._isvcs[key] = state
+            _resize(state, uptime_s=self._uptime_s)
+        return key
+
+    def set(self, key: IsvcKey, **changes: Any) -> None:
+        """Change an ISVC's values from now on (counters keep their history)."""
+        with self._lock:
+            self._advance()
+            state = self._isvcs[key]
+            state.drive = replace(state.drive, **changes)
+            if state.pattern is not None:
+                _apply_pattern(state, self._last_s)
+            _resize(state, uptime_s=0.0)
+
+    def set_all(self, **changes: Any) -> None:
+        """`set` on every ISVC."""
+        for key in self.keys():
+            self.set(key, **changes)
+
+    def remove(self, key: IsvcKey) -> None:
+        """Drop an ISVC: its series disappear at the next scrape."""
+        with self._lock:
+            self._isvcs.pop(key, None)
+
+    def keys(self) -> list[IsvcKey]:
+        """ISVC keys, sorted."""
+        with self._lock:
+            return sorted(self._isvcs)
+
+    def drive(self, key: IsvcKey) -> IsvcDrive:
+        """A copy of an ISVC's current values."""
+        with self._lock:
+            self._advance()
+            return IsvcDrive(**asdict(self._isvcs[key].drive))
+
+    def render(self, *, shard: int = 0, shards: int = 1) -> bytes:
+        """Exposition text (format 0.0.4) of the ISVCs whose index % shards == shard."""
+        with self._lock:
+            self._advance()
+            families: dict[str, list[str]] = {}
+            for i, state in enumerate(self._isvcs.values()):
+                if i % shards == shard:
+                    _render_isvc(state, families)
+        return "".join("".join(lines) for lines in families.values()).encode()
+
+    def serve(self, *, shards: int = 1) -> FleetServer:
+        """Start loopback HTTP server(s) on free ports; `shards` > 1 splits the ISVCs."""
+        return FleetServer(self, shards=shards)
+
+    def _advance(self) -> None:
+        """Integrate every counter from the last call to now (caller holds the lock)."""
+        now = self._clock()
+        dt = max(0.0, now - self._last_s)
+        self._last_s = now
+        for state in self._isvcs.values():
+            if dt > 0 and state.pods:
+                inc = _increments(state.drive) * dt
+                for pod in state.pods:
+                    pod.counters += inc
+            if state.pattern is not None:
+                _apply_pattern(state, now)
+
+
+def _apply_pattern(state: _Isvc, now_s: float) -> None:
+    assert state.pattern is not None
+    values: dict[str, Any] = state.pattern.drive(now_s, pods=state.drive.pods)
+    state.drive = replace(state.drive, **values)
+
+
+def _increments(d: IsvcDrive) -> np.ndarray:
+    """Per-pod counter increase per second, in the _Pod.counters layout."""
+    rate = d.request_rate / d.pods
+    fractions = ttft_fractions(round(d.ttft_p99_s, 9))
+    cpu_s = d.cpu_ratio * d.cpu_request_cores
+    return np.concatenate(([rate], rate * fractions,
+                           [rate, rate * mean_of(fractions), cpu_s, cpu_s * 1.02 + 0.01]))
+
+
+def _resize(state: _Isvc, *, uptime_s: float) -> None:
+    """Add or remove pods to match drive.pods; new pods carry `uptime_s` of history."""
+    want = state.drive.pods
+    del state.pods[want:]
+    while len(state.pods) < want:
+        ns, isvc = state.key
+        digest = hashlib.sha1(f"{ns}/{isvc}/{state.next_pod}".encode()).hexdigest()
+        name = f"{isvc}-predictor-{digest[:9]}-{digest[9:14]}"
+        state.next_pod += 1
+        state.pods.append(_Pod(name, _increments(state.drive) * uptime_s))
+    for pod in state.pods:
+        if not pod.lines or pod.lines[0] != state.drive.metric_style:
+            pod.lines = _pod_lines(state.key, pod.name, state.drive.metric_style)
+
+
+def _pod_lines(key: IsvcKey, pod: str, style: str) -> tuple[str, ...]:
+    """Label prefixes of one pod's samples: (style, then one per sample in render order)."""
+    ns, isvc = key
+    p = "vllm_" if style == "underscore" else "vllm:"
+    kv = f"{p}gpu_cache_usage_perc" if style == "legacy" else f"{p}kv_cache_usage_perc"
+    v = f'engine="0",isvc="{isvc}",model_name="{MODEL}",namespace="{ns}",pod="{pod}"'
+    uid = hashlib.md5(pod.encode()).hexdigest()
+    cg = f"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid}.slice"
+    c = f'cpu="total",namespace="{ns}",pod="{pod}"'
+    k = f'namespace="{ns}",pod="{pod}",uid="{uid}",container="kserve-container",node="gpu-1"'
+    return (
+        style, f"{p}num_requests_running{{{v}}} ", f"{p}num_requests_waiting{{{v}}} ",
+        f"{kv}{{{v}}} ", f'{p}request_success_total{{{v},finished_reason="stop"}} ',
+        *(f'{p}time_to_first_token_seconds_bucket{{{v},le="{le}"}} ' for le in _LE),
+        f"{p}time_to_first_token_seconds_count{{{v}}} ",
+        f"{p}time_to_first_token_seconds_sum{{{v}}} ",
+        f'container_cpu_usage_seconds_total{{container="kserve-container",{c},id="{cg}/cri-'
+        f'containerd-{uid[:10]}.scope",image="docker.io/vllm/vllm-openai:v0.12.0",'
+        f'name="{uid[:10]}"}} ',
+        f'container_cpu_usage_seconds_total{{container="",{c},id="{cg}",image="",name=""}} ',
+        f'kube_pod_container_resource_requests{{{k},resource="cpu",unit="core"}} ',
+        f'kube_pod_container_resource_requests{{{k},resource="memory",unit="byte"}} ',
+    )
+
+
+def _render_isvc(state: _Isvc, families: dict[str, list[str]]) -> None:
+    d = state.drive
+    gauges = (repr(float(round(48 * d.kv_cache))), repr(float(round(max(0, d.kv_cache - 0.9)
+                                                                     * 100))), repr(d.kv_cache))
+    for pod in state.pods:
+        lines = pod.lines
+        counts = [repr(x) for x in pod.counters.tolist()]
+        vllm = _family_lists(families, lines[0])
+        for j in range(3):
+            vllm[j].append(lines[1 + j] + gauges[j] + "\n")
+        vllm[3].append(lines[4] + counts[0] + "\n")
+        vllm[4].extend(f"{prefix}{value}\n" for prefix, value in
+                       zip(lines[5:5 + len(_LE) + 2], counts[1:len(_LE) + 3], strict=True))
+        cpu, ksm = _family_lists(families, "k8s")
+        cpu.append(lines[-4] + counts[-2] + "\n")
+        cpu.append(lines[-3] + counts[-1] + "\n")
+        ksm.append(lines[-2] + repr(float(d.cpu_request_cores)) + "\n")
+        ksm.append(lines[-1] + "34359738368.0\n")
+
+
+def _family_lists(families: dict[str, list[str]], style: str) -> list[list[str]]:
+    """The per-family line lists (creating them with HELP/TYPE headers on first use)."""
+    specs: tuple[tuple[str, str, str], ...]
+    if style == "k8s":
+        specs = _FAMILIES[5:]
+        names = [f for f, _, _ in specs]
+    else:
+        p = "vllm_" if style == "underscore" else "vllm:"
+        kv = f"{p}gpu_cache_usage_perc" if style == "legacy" else f"{p}kv_cache_usage_perc"
+        specs = _FAMILIES[:5]
+        names = [f.format(p=p, kv=kv) for f, _, _ in specs]
+    out = []
+    for name, (_, kind, doc) in zip(names, specs, strict=True):
+        if name not in families:
+            families[name] = [f"# HELP {name} {doc}\n# TYPE {name} {kind}\n"]
+        out.append(families[name])
+    return out
+
+
+class FleetServer:
+    """Loopback HTTP server(s) serving a Fleet's /metrics; context manager."""
+
+    def __init__(self, fleet: Fleet, *, shards: int = 1) -> None:
+        self.fleet = fleet
+        self._servers: list[ThreadingHTTPServer] = []
+        for shard in range(shards):
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fleet, shard, shards))
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, args=(0.05,), name=f"fleet-{shard}",
+                             daemon=True).start()
+            self._servers.append(server)
+
+    @property
+    def addresses(self) -> list[str]:
+        """host:port of each shard."""
+        return [f"127.0.0.1:{s.server_address[1]}" for s in self._servers]
+
+    @property
+    def address(self) -> str:
+        """host:port of the first shard."""
+        return self.addresses[0]
+
+    def targets(self, **labels: str) -> list[ScrapeTarget]:
+        """One ScrapeTarget per shard (honour_labels, so the exported labels are kept)."""
+        return [ScrapeTarget(a, labels=labels, job=f"fleet-{i}")
+                for i, a in enumerate(self.addresses)]
+
+    def target(self, **labels: str) -> ScrapeTarget:
+        """The ScrapeTarget of the first shard."""
+        return self.targets(**labels)[0]
+
+    def close(self) -> None:
+        """Stop serving."""
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+    def __enter__(self) -> FleetServer:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.addresses)
+
+
+def _handler(fleet: Fleet, shard: int, shards: int) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = fleet.render(shard=shard, shards=shards)
+            self.send_response(200)
+            self.send_header("Content-Type", _CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler

@@ -1,0 +1,107 @@
+"""One engine tick without I/O: frame + config + previous tick → decision and snapshot (pure).
+
+State carry-over: row i of the new PolicyState continues the old row of the same ISVC when its
+resolved PolicySpec is unchanged, and starts fresh otherwise (new ISVC, or a config reload /
+ScaledObject `policy` metadata that changed its policy). ISVCs whose series vanished drop out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from scaler.config import build_params
+from scaler.config_types import Config, PolicySpec
+from scaler.policy import REASONS, Decision, PolicyParams, PolicyState, step
+from scaler.queries import PRESSURE_SIGNALS
+from scaler.signals import SignalFrame
+from scaler.snapshot import IsvcKey, IsvcStatus, Snapshot
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Inputs and outputs of one tick; row i of every array is ISVC `keys[i]`."""
+
+    frame: SignalFrame
+    config: Config
+    metadata_version: int
+    specs: tuple[PolicySpec, ...]
+    params: PolicyParams
+    decision: Decision
+    state: PolicyState
+
+    @property
+    def keys(self) -> tuple[IsvcKey, ...]:
+        """ISVCs evaluated, sorted."""
+        return self.frame.keys
+
+    @property
+    def tick_s(self) -> float:
+        """The tick (Unix s)."""
+        return self.frame.time_s
+
+
+def evaluate(
+    prev: Evaluation | None, frame: SignalFrame, config: Config, *,
+    metadata: Mapping[IsvcKey, str], metadata_version: int,
+) -> Evaluation:
+    """Run policy.step over `frame`, continuing `prev`'s stabilisation state where valid."""
+    params, specs, state = _carry(prev, frame.keys, config, metadata, metadata_version)
+    signals = {name: frame.column(name) for name in PRESSURE_SIGNALS}
+    decision, state = step(state, params, signals, frame.column("replicas"),
+                           requests=frame.column("requests"))
+    return Evaluation(frame, config, metadata_version, specs, params, decision, state)
+
+
+def carry_index(
+    old_keys: tuple[IsvcKey, ...], old_specs: tuple[PolicySpec, ...],
+    keys: tuple[IsvcKey, ...], specs: tuple[PolicySpec, ...],
+) -> np.ndarray:
+    """For PolicyState.select: old row of each new key, -1 if new or its spec changed."""
+    old = {k: i for i, k in enumerate(old_keys)}
+    src = np.full(len(keys), -1, dtype=np.int64)
+    for i, (key, spec) in enumerate(zip(keys, specs, strict=True)):
+        j = old.get(key, -1)
+        if j >= 0 and old_specs[j] == spec:
+            src[i] = j
+    return src
+
+
+def _carry(
+    prev: Evaluation | None, keys: tuple[IsvcKey, ...], config: Config,
+    metadata: Mapping[IsvcKey, str], metadata_version: int,
+) -> tuple[PolicyParams, tuple[PolicySpec, ...], PolicyState]:
+    if (prev is not None and prev.keys == keys and prev.config is config
+            and prev.metadata_version == metadata_version):
+        return prev.params, prev.specs, prev.state
+    params, specs = build_params(config, keys, metadata_policy=metadata)
+    if prev is None:
+        return params, specs, PolicyState.empty(params)
+    src = carry_index(prev.keys, prev.specs, keys, specs)
+    return params, specs, prev.state.select(src, params)
+
+
+def snapshot_of(ev: Evaluation, *, made_s: float, generation: int) -> Snapshot:
+    """The immutable Snapshot the server reads (signals NaN where missing)."""
+    frame, d = ev.frame, ev.decision
+    names = frame.signals
+    rows = frame.values.tolist()
+    entries: dict[IsvcKey, IsvcStatus] = {}
+    for i, (key, spec, row, p, c, want, r, a) in enumerate(zip(
+            frame.keys, ev.specs, rows, d.pressure.tolist(), d.current.tolist(),
+            d.desired.tolist(), d.reason.tolist(), d.active.tolist(), strict=True)):
+        del i
+        entries[key] = IsvcStatus(
+            namespace=key[0], isvc=key[1], policy=spec.name, signals=dict(zip(names, row,
+                                                                             strict=True)),
+            pressure=p, current=c, desired=int(want), reason=REASONS[r], active=bool(a))
+    return Snapshot(tick_s=frame.time_s, made_s=made_s, generation=generation,
+                    entries=entries, config=ev.config, errors=dict(frame.errors))
+
+
+def reason_counts(decision: Decision) -> dict[str, int]:
+    """How many ISVCs got each reason (reasons with zero omitted)."""
+    counts = np.bincount(decision.reason.astype(np.int64), minlength=len(REASONS))
+    return {REASONS[i]: int(n) for i, n in enumerate(counts) if n}

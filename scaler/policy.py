@@ -1,0 +1,196 @@
+"""Vectorised scaling policy (DESIGN §3): power-of-two replicas with hysteresis; pure, no I/O.
+
+One `step` evaluates every ISVC at once over numpy arrays; `PolicyParams` holds per-ISVC
+parameter arrays, `PolicyState` the recommendation history of the stabilisation windows.
+
+    params = PolicyParams.uniform(n, targets={"kv_cache": 0.8}, interval_s=15)
+    state = PolicyState.empty(params)
+    decision, state = step(state, params, {"kv_cache": kv}, current)
+
+Worked example (one ISVC, kv_cache target 0.8, c = 3 replicas, defaults):
+kv = 1.0 → P = 1.25 > 1.1 → ideal = 3.75, up = pow2ceil(3.75) = 4 → r = max(4, 3) = 4,
+desired 4 (`scale-up`). kv = 0.2 → P = 0.25, ideal = 0.75, down = pow2ceil(0.75 / 0.7) = 2 < 3
+→ r = 2, but the 20-tick down window (300 s / 15 s) still holds 3s and 4s, so desired stays
+at max(window) until every recommendation of the last 20 ticks is ≤ 2 (`stabilizing`).
+
+Choices where §3 leaves room: a finite `current` is rounded up to a whole count before step 0;
+`pow2ceil` saturates at 2^62 (so does `Decision.recommendation`); the history stores
+recommendations as uint16 saturating at 65535, exact because max_replicas ≤ 65534.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from scaler._policy_kernel import FRESH, run_kernel
+from scaler._policy_params import DEFAULTS, MAX_REPLICAS_LIMIT, PolicyParams, window_ticks
+
+__all__ = [
+    "DEFAULTS",
+    "MAX_REPLICAS_LIMIT",
+    "REASONS",
+    "Decision",
+    "PolicyParams",
+    "PolicyState",
+    "step",
+    "window_ticks",
+]
+
+REASONS: tuple[str, ...] = (
+    "clamped-max",
+    "clamped-min",
+    "panic",
+    "scale-up",
+    "scale-down",
+    "no-data",
+    "stabilizing",
+    "hold",
+)
+"""Reason strings; a Decision's `reason` code indexes this tuple (first match wins, §3 order)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Decision:
+    """One step's result for n ISVCs (arrays of shape (n,)).
+
+    desired: int64 replicas; pressure: float64 (NaN = no data); reason: int8 code into
+    REASONS; active: bool; recommendation: int64 `r` before stabilisation; current: float64
+    `c` used (after step 0).
+    """
+
+    desired: np.ndarray
+    pressure: np.ndarray
+    reason: np.ndarray
+    active: np.ndarray
+    recommendation: np.ndarray
+    current: np.ndarray
+
+    def reason_names(self) -> list[str]:
+        """Reason codes as REASONS strings."""
+        return [REASONS[int(code)] for code in self.reason]
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyState:
+    """Stabilisation history for n ISVCs; never mutated (step returns a new one).
+
+    history: (ring_ticks, n) uint16 ring of recommendations (saturating at 65535), the
+    most recent tick at row `head`; last_desired: (n,) uint16 previous desired, FRESH (65535)
+    before an ISVC's first step. Memory: 2 × (ring_ticks + 1) bytes per ISVC, e.g. 42 bytes
+    for a 300 s down window at a 15 s interval.
+    """
+
+    history: np.ndarray
+    head: int
+    last_desired: np.ndarray
+
+    @classmethod
+    def empty(cls, params: PolicyParams) -> PolicyState:
+        """State for `params` in which every ISVC is fresh (has never stepped)."""
+        ring = params.ring_ticks
+        history = np.zeros((ring, params.n), dtype=np.uint16)
+        return cls(history, ring - 1, np.full(params.n, FRESH, dtype=np.uint16))
+
+    @property
+    def n(self) -> int:
+        """Number of ISVCs."""
+        return int(self.last_desired.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the state's arrays."""
+        return int(self.history.nbytes + self.last_desired.nbytes)
+
+    def select(self, src_index: np.ndarray, params: PolicyParams) -> PolicyState:
+        """New state for `params`: row i copies old row `src_index[i]`, fresh where -1.
+
+        Used when ISVCs appear or disappear and on config reload. If `params` needs a different
+        history length, the most recent ticks are kept; ticks older than the old history (when
+        it grows) repeat its oldest tick, e.g. old ages [r0, r1, r2] → new ages [r0, r1, r2, r2].
+        """
+        src = np.asarray(src_index)
+        if src.shape != (params.n,) or src.dtype.kind not in "iu":
+            raise ValueError(f"src_index: shape {src.shape} dtype {src.dtype}, "
+                             f"expected ({params.n},) integers")
+        bad = (src < -1) | (src >= self.n)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"src_index[{i}] = {int(src[i])}, must be -1 or in [0, {self.n})")
+        old_ring, new_ring = self.history.shape[0], params.ring_ticks
+        ages = np.minimum(np.arange(new_ring - 1, -1, -1), old_ring - 1)
+        rows = (self.head - ages) % old_ring
+        fresh = src < 0
+        cols = np.where(fresh, 0, src)
+        if self.n == 0:
+            history = np.zeros((new_ring, params.n), dtype=np.uint16)
+            last = np.full(params.n, FRESH, dtype=np.uint16)
+        else:
+            history = self.history[rows][:, cols]
+            last = np.where(fresh, FRESH, self.last_desired[cols]).astype(np.uint16)
+        return PolicyState(history, new_ring - 1, last)
+
+
+def step(
+    state: PolicyState,
+    params: PolicyParams,
+    signals: Mapping[str, np.ndarray] | np.ndarray,
+    current: np.ndarray,
+    *,
+    requests: np.ndarray | None = None,
+) -> tuple[Decision, PolicyState]:
+    """One policy tick for all ISVCs (DESIGN §3); pure: `state` is left unchanged.
+
+    signals: Mapping name → (n,) array (names not in params.signals ignored; "requests" used
+    for activity when `requests` is None; a missing pressure signal counts as all NaN), or a
+    2-D (n, K) array in params.signals order. current: (n,) replicas, NaN = unknown.
+    """
+    n = params.n
+    if state.history.shape != (params.ring_ticks, n):
+        raise ValueError(
+            f"state has shape {state.history.shape}, params need ({params.ring_ticks}, {n}); "
+            "use state.select(src_index, params) after a config change"
+        )
+    columns = _pressure_columns(signals, params)
+    if requests is None and isinstance(signals, Mapping) and "requests" in signals:
+        requests = signals["requests"]
+    req = None if requests is None else _float_vector("requests", requests, n)
+    cur = _float_vector("current", current, n)
+    out, history, head, last = run_kernel(
+        params, columns, cur, req, state.history, state.head, state.last_desired
+    )
+    decision = Decision(
+        desired=out.desired,
+        pressure=out.pressure,
+        reason=out.reason,
+        active=out.active,
+        recommendation=out.recommendation,
+        current=out.current,
+    )
+    return decision, PolicyState(history, head, last)
+
+
+def _float_vector(name: str, value: object, n: int) -> np.ndarray:
+    """`value` as an (n,) float64 array (no copy when it already is one)."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.shape != (n,):
+        raise ValueError(f"{name}: shape {a.shape}, expected ({n},)")
+    return a
+
+
+def _pressure_columns(
+    signals: Mapping[str, np.ndarray] | np.ndarray, params: PolicyParams
+) -> list[np.ndarray | None]:
+    """One (n,) float64 column per params.signals entry; None where the signal is missing."""
+    n, names = params.n, params.signals
+    if isinstance(signals, Mapping):
+        return [
+            _float_vector(f"signals[{name!r}]", signals[name], n) if name in signals else None
+            for name in names
+        ]
+    matrix = np.asarray(signals, dtype=np.float64)
+    if matrix.shape != (n, len(names)):
+        raise ValueError(f"signals: shape {matrix.shape}, expected ({n}, {len(names)})")
+    return [matrix[:, k] for k in range(len(names))]

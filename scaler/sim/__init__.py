@@ -1,0 +1,1 @@
+"""Closed-loop simulation: real request traces → vLLM replica model → policy → KEDA + HPA."""

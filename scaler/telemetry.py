@@ -1,0 +1,60 @@
+"""The engine's updates of ScalerMetrics (I/O-free but stateful: tracks published label sets)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from scaler.evaluation import Evaluation, reason_counts
+from scaler.metrics import ScalerMetrics
+from scaler.signals import SignalFrame
+from scaler.snapshot import IsvcKey, Snapshot, SnapshotStore
+
+
+class EngineTelemetry:
+    """Evaluation duration/outcomes, ISVCs tracked, snapshot age and timestamp, per-ISVC
+    desired and pressure (label sets of vanished ISVCs removed), decisions by reason."""
+
+    def __init__(self, metrics: ScalerMetrics, *, store: SnapshotStore,
+                 clock: Callable[[], float]) -> None:
+        self.metrics = metrics
+        self._store = store
+        self._clock = clock
+        self._labelled: set[IsvcKey] = set()
+        metrics.snapshot_age.set_function(self._age)
+
+    def _age(self) -> float:
+        snap = self._store.snapshot
+        return math.nan if snap is None else snap.age_s(self._clock())
+
+    def skipped(self, ticks: int) -> None:
+        """Count ticks skipped because an evaluation overran."""
+        self.metrics.evaluations.labels("skipped").inc(ticks)
+
+    def tick_done(self, frame: SignalFrame, snap: Snapshot | None, *, seconds: float,
+                  evaluation: Evaluation | None) -> None:
+        """Record one tick: `snap` None means every query failed (snapshot not refreshed)."""
+        m = self.metrics
+        m.evaluation_duration.observe(seconds)
+        if snap is None:
+            m.evaluations.labels("failed").inc()
+            return
+        m.evaluations.labels("partial" if frame.failed else "ok").inc()
+        if evaluation is not None:
+            for reason, n in reason_counts(evaluation.decision).items():
+                m.decisions.labels(reason).inc(n)
+        self.published(snap)
+
+    def published(self, snap: Snapshot) -> None:
+        """Gauges describing the snapshot now served."""
+        m = self.metrics
+        m.isvcs_tracked.set(len(snap.entries))
+        m.snapshot_timestamp.set(snap.tick_s)
+        for key, entry in snap.entries.items():
+            m.desired_replicas.labels(*key).set(entry.desired)
+            m.pressure.labels(*key).set(entry.pressure)
+        current = set(snap.entries)
+        for key in self._labelled - current:
+            m.desired_replicas.remove(*key)
+            m.pressure.remove(*key)
+        self._labelled = current
