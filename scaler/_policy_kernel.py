@@ -92,10 +92,13 @@ class _Scratch:
         self.buffers["seven"] = np.full(m, 7, np.uint8)
         named = {name: getattr(params, name) for name in _PARAMS}
         named.update({f"target{k}": t for k, t in enumerate(params.targets_by_signal)})
+        constants = {name: params.constants[name] for name in _PARAMS}
+        constants.update({f"target{k}": params.constants[f"targets.{s}"]
+                          for k, s in enumerate(params.signals)})
         self.params: dict[str, np.ndarray] = {}
         self.const: dict[str, np.ndarray] = {}
         for name, values in named.items():
-            value = params.constant(values)
+            value = constants[name]
             if value is None:
                 self.params[name] = values
             else:
@@ -216,11 +219,11 @@ class _Chunk:
             rows[:, fresh] = np.minimum(self.c[fresh], SATURATE).astype(np.uint16)
         np.minimum(b["r"], b["sat"], out=b["tmp"])
         np.copyto(rows[head], b["tmp"], casting="unsafe")
-        self.high = window(rows, head, params.down_groups, np.maximum, b["hi"], b["hi2"])
+        self.high = window(rows, head, params.down_groups, np.maximum, b["hi"], b["hi2"], sl)
         if params.up_groups.ticks == (1,):
             self.low = b["r"]
         else:
-            self.low = window(rows, head, params.up_groups, np.minimum, b["lo"], b["lo2"])
+            self.low = window(rows, head, params.up_groups, np.minimum, b["lo"], b["lo2"], sl)
 
     def decide(self, out: Outputs, new_last: np.ndarray) -> None:
         """Steps 4–6: desired = clip(max(clip(c, low, high), up if panic), min, max)."""

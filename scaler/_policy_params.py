@@ -222,6 +222,15 @@ class PolicyParams:
         return _frozen(self.max_replicas.astype(np.float64))
 
     @cached_property
+    def constants(self) -> dict[str, float | None]:
+        """For each float array (by attribute name; targets as `targets.<signal>`): its value
+        if equal for all ISVCs (NaN included), else None."""
+        names = (*_FLOAT_FIELDS, "up_threshold", "min_replicas_f", "max_replicas_f")
+        arrays = {name: getattr(self, name) for name in names}
+        arrays.update({f"targets.{s}": self.targets[:, k] for k, s in enumerate(self.signals)})
+        return {name: _constant(values) for name, values in arrays.items()}
+
+    @cached_property
     def targets_by_signal(self) -> tuple[np.ndarray, ...]:
         """Contiguous (n,) target column per signal, in `signals` order."""
         return tuple(_frozen(np.ascontiguousarray(self.targets[:, k])) for k in
@@ -230,6 +239,15 @@ class PolicyParams:
 
 def _finite_at_least(name: str, values: np.ndarray, low: float) -> None:
     _first_bad(name, values, ~(np.isfinite(values) & (values >= low)), f"must be ≥ {low:g}")
+
+
+def _constant(values: np.ndarray) -> float | None:
+    """The value of an array whose elements are all equal (or all NaN), else None."""
+    if values.size == 0:
+        return None
+    first = values[0]
+    same = np.isnan(values).all() if np.isnan(first) else (values == first).all()
+    return float(first) if same else None
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -20,9 +20,10 @@ from scaler._policy_params import WindowGroups
 class Ring:
     """One version of a persistent (W, n) uint16 array."""
 
-    __slots__ = ("_buf", "_lock", "_next", "_row", "_slot")
+    __slots__ = ("_buf", "_lock", "_next", "_row", "_slot", "shape")
 
     def __init__(self, buf: np.ndarray, lock: threading.Lock | None = None) -> None:
+        self.shape: tuple[int, int] = (int(buf.shape[0]), int(buf.shape[1]))
         self._buf: np.ndarray | None = buf
         self._lock = lock or threading.Lock()
         self._slot = 0
@@ -75,9 +76,10 @@ class Ring:
 
 def window(
     ring: np.ndarray, head: int, groups: WindowGroups, reduce: np.ufunc,
-    acc: np.ndarray, result: np.ndarray,
+    acc: np.ndarray, result: np.ndarray, sl: slice,
 ) -> np.ndarray:
-    """Reduce each ISVC's last `ticks` rows of `ring` (row `head` = current tick).
+    """Reduce each ISVC's last `ticks` rows of `ring` (row `head` = current tick); `ring`
+    holds the columns `sl` of the ISVCs that `groups` describes.
 
     Ages are folded in group by group: with windows {2, 20} the rows of ages 0–1 give the
     2-tick ISVCs' result, then ages 2–19 are folded in for the 20-tick ones.
@@ -89,7 +91,7 @@ def window(
         done = ticks
         if mask is None:
             return acc
-        np.copyto(result, acc, where=mask)
+        np.copyto(result, acc, where=mask[sl])
     return result
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from scaler._policy_kernel import FRESH, run_kernel
 from scaler._policy_params import DEFAULTS, MAX_REPLICAS_LIMIT, PolicyParams, window_ticks
+from scaler._policy_ring import Ring
 
 __all__ = [
     "DEFAULTS",
@@ -75,24 +76,25 @@ class Decision:
 
 @dataclass(frozen=True, eq=False)
 class PolicyState:
-    """Stabilisation history for n ISVCs; never mutated (step returns a new one).
+    """Stabilisation history for n ISVCs; behaves as immutable (step returns a new one).
 
-    history: (ring_ticks, n) uint16 ring of recommendations (saturating at 65535), the
-    most recent tick at row `head`; last_desired: (n,) uint16 previous desired, FRESH (65535)
+    ring: (ring_ticks, n) uint16 recommendations (saturating at 65535), the most recent
+    tick at row `head` (a persistent array: a step writes one row, older states stay
+    readable and steppable); last_desired: (n,) uint16 previous desired, FRESH (65535)
     before an ISVC's first step. Memory: 2 × (ring_ticks + 1) bytes per ISVC, e.g. 42 bytes
     for a 300 s down window at a 15 s interval.
     """
 
-    history: np.ndarray
+    ring: Ring
     head: int
     last_desired: np.ndarray
 
     @classmethod
     def empty(cls, params: PolicyParams) -> PolicyState:
         """State for `params` in which every ISVC is fresh (has never stepped)."""
-        ring = params.ring_ticks
-        history = np.zeros((ring, params.n), dtype=np.uint16)
-        return cls(history, ring - 1, np.full(params.n, FRESH, dtype=np.uint16))
+        ticks = params.ring_ticks
+        ring = Ring(np.zeros((ticks, params.n), dtype=np.uint16))
+        return cls(ring, ticks - 1, _frozen(np.full(params.n, FRESH, dtype=np.uint16)))
 
     @property
     def n(self) -> int:
@@ -100,9 +102,19 @@ class PolicyState:
         return int(self.last_desired.shape[0])
 
     @property
+    def history(self) -> np.ndarray:
+        """A copy of the (ring_ticks, n) recommendation ring (row `head` = latest tick)."""
+        return self.ring.array()
+
+    @property
+    def ring_ticks(self) -> int:
+        """Number of ticks kept per ISVC."""
+        return self.ring.shape[0]
+
+    @property
     def nbytes(self) -> int:
-        """Bytes held by the state's arrays."""
-        return int(self.history.nbytes + self.last_desired.nbytes)
+        """Bytes of history and last_desired (the state proper)."""
+        return self.ring_ticks * self.n * 2 + int(self.last_desired.nbytes)
 
     def select(self, src_index: np.ndarray, params: PolicyParams) -> PolicyState:
         """New state for `params`: row i copies old row `src_index[i]`, fresh where -1.
@@ -112,25 +124,26 @@ class PolicyState:
         it grows) repeat its oldest tick, e.g. old ages [r0, r1, r2] → new ages [r0, r1, r2, r2].
         """
         src = np.asarray(src_index)
-        if src.shape != (params.n,) or src.dtype.kind not in "iu":
+        if src.shape != (params.n,) or (src.size and src.dtype.kind not in "iu"):
             raise ValueError(f"src_index: shape {src.shape} dtype {src.dtype}, "
                              f"expected ({params.n},) integers")
+        src = src.astype(np.int64)
         bad = (src < -1) | (src >= self.n)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"src_index[{i}] = {int(src[i])}, must be -1 or in [0, {self.n})")
-        old_ring, new_ring = self.history.shape[0], params.ring_ticks
-        ages = np.minimum(np.arange(new_ring - 1, -1, -1), old_ring - 1)
-        rows = (self.head - ages) % old_ring
+        old_ticks, new_ticks = self.ring_ticks, params.ring_ticks
+        ages = np.minimum(np.arange(new_ticks - 1, -1, -1), old_ticks - 1)
+        rows = (self.head - ages) % old_ticks
         fresh = src < 0
-        cols = np.where(fresh, 0, src)
         if self.n == 0:
-            history = np.zeros((new_ring, params.n), dtype=np.uint16)
+            history = np.zeros((new_ticks, params.n), dtype=np.uint16)
             last = np.full(params.n, FRESH, dtype=np.uint16)
         else:
-            history = self.history[rows][:, cols]
+            cols = np.where(fresh, 0, src)
+            history = self.ring.rows(rows, cols)
             last = np.where(fresh, FRESH, self.last_desired[cols]).astype(np.uint16)
-        return PolicyState(history, new_ring - 1, last)
+        return PolicyState(Ring(history), new_ticks - 1, _frozen(last))
 
 
 def step(
@@ -148,9 +161,10 @@ def step(
     2-D (n, K) array in params.signals order. current: (n,) replicas, NaN = unknown.
     """
     n = params.n
-    if state.history.shape != (params.ring_ticks, n):
+    if (state.ring_ticks, state.n) != (params.ring_ticks, n):
         raise ValueError(
-            f"state has shape {state.history.shape}, params need ({params.ring_ticks}, {n}); "
+            f"state holds {state.ring_ticks} ticks × {state.n} ISVCs, params need "
+            f"{params.ring_ticks} × {n}; "
             "use state.select(src_index, params) after a config change"
         )
     columns = _pressure_columns(signals, params)
@@ -158,9 +172,16 @@ def step(
         requests = signals["requests"]
     req = None if requests is None else _float_vector("requests", requests, n)
     cur = _float_vector("current", current, n)
-    out, history, head, last = run_kernel(
-        params, columns, cur, req, state.history, state.head, state.last_desired
-    )
+    head = (state.head + 1) % state.ring_ticks
+    last = state.last_desired
+    results = []
+
+    def write(ring: np.ndarray) -> None:
+        results.append(run_kernel(params, columns, cur, req, ring, head, last))
+
+    fresh = n > 0 and int(last.max()) == FRESH  # fresh ISVCs rewrite every row of theirs
+    ring = state.ring.update(head, write, whole=fresh)
+    out, new_last = results[0]
     decision = Decision(
         desired=out.desired,
         pressure=out.pressure,
@@ -169,7 +190,12 @@ def step(
         recommendation=out.recommendation,
         current=out.current,
     )
-    return decision, PolicyState(history, head, last)
+    return decision, PolicyState(ring, head, _frozen(new_last))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def _float_vector(name: str, value: object, n: int) -> np.ndarray:

@@ -23,7 +23,6 @@ from scaler.metrics import ScalerMetrics
 from scaler.reload import ConfigWatcher, apply_reload_metrics
 from scaler.server import ConfigAnswers, ExternalScalerService, GrpcServer, start_grpc_server
 from scaler.snapshot import SnapshotStore
-from scaler.source import PromSignalSource
 
 log = logging.getLogger("scaler.runtime")
 
@@ -49,9 +48,8 @@ class Runtime:
         self.metrics = metrics
         metrics.config_generation.set(watcher.generation)
         self.store = SnapshotStore(clock=clock, stale_after_s=self.config.stale_after_s)
-        self.source = PromSignalSource.from_config(self.config, metrics=metrics)
-        self.engine = Engine(config=self.config, store=self.store, source=self.source,
-                             metrics=metrics, clock=clock)
+        self.engine = Engine(config=self.config, store=self.store, metrics=metrics,
+                             clock=clock)
         self._answers = ConfigAnswers(self.config)
         self._reload_period_s = reload_period_s
         self.grpc: GrpcServer | None = None
@@ -123,4 +121,6 @@ class Runtime:
             await self.grpc.stop(grace_s)
         if self.http is not None:
             self.http.stop()
-        self.source.close()
+        close = getattr(self.engine.source, "close", None)
+        if close is not None:
+            close()

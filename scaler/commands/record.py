@@ -61,6 +61,7 @@ class ProgressBar:
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
     from scaler.config import load_config
+    from scaler.engine import default_eval_delay_s
     from scaler.replay.output import staged_writer
     from scaler.replay.record import record, record_schema
     from scaler.replay.times import grid_range_s, parse_duration_s, parse_time_s
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
               else float(config.interval_s))
     if not 1 <= args.chunk_ticks <= 11_000:
         raise ConfigError(f"--chunk-ticks = {args.chunk_ticks}, must be in [1, 11000]")
+    # like the live engine, leave ticks whose samples may not have landed yet
+    end_s = min(end_s, now_s - default_eval_delay_s(step_s))
     if end_s < start_s:
         raise ConfigError(f"--end ({end_s:g}) is before --start ({start_s:g})")
     if step_s != config.interval_s:

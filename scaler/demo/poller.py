@@ -126,6 +126,10 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "no"
+
+
 def render_table(rows: Sequence[Row], *, elapsed_s: float) -> str:
     """The live table: one line per ScaledObject, signals and reason from /status."""
     header = (f"{'ISVC':<26} {'p99 TTFT':>9} {'KV':>6} {'CPU':>6} {'req/s':>7} "
@@ -140,6 +144,6 @@ def render_table(rows: Sequence[Row], *, elapsed_s: float) -> str:
             f"{_fmt(sig.get('latency_p99'), '8.3f') + 's':>9} {_fmt(sig.get('kv_cache'), '6.2f')} "
             f"{_fmt(sig.get('cpu'), '6.2f')} {_fmt(sig.get('requests'), '7.1f')} "
             f"{_fmt(st.get('pressure'), '8.2f')} {row.replicas:>5} "
-            f"{_fmt(row.desired, '7d')} {_fmt(row.active, '>6')}  "
+            f"{_fmt(row.desired, '7d')} {_yes_no(row.active):>6}  "
             f"{row.error or st.get('reason', '-')}")
     return "\n".join(lines)

@@ -3,13 +3,16 @@ invariants of §3 hold (power-of-two outputs, no flapping inside the down window
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scaler import _policy_kernel
 from scaler.policy import Decision, PolicyParams, PolicyState, step
 from tests.reference_policy import RefPolicy, as_arrays
 
@@ -28,9 +31,9 @@ window_s = st.sampled_from([0.0, 1.0, 15.0, 16.0, 30.0, 45.0, 60.0, 300.0])
 
 
 @st.composite
-def params_strategy(draw: st.DrawFn, n: int | None = None) -> PolicyParams:
-    """Random per-ISVC parameters (each ISVC its own policy) for n ISVCs."""
-    n = draw(st.integers(1, 5)) if n is None else n
+def params_strategy(draw: st.DrawFn, max_n: int = 5) -> PolicyParams:
+    """Random per-ISVC parameters (each ISVC its own policy) for up to max_n ISVCs."""
+    n = draw(st.integers(1, max_n))
     k = draw(st.integers(1, 3))
     vec = lambda s: np.array(draw(st.lists(s, min_size=n, max_size=n)))  # noqa: E731
     targets = {
@@ -93,9 +96,27 @@ class Pair:
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_vectorised_equals_oracle(data: st.DataObject):
-    pair = Pair.fresh(data.draw(params_strategy()))
-    for t in range(data.draw(st.integers(1, 25))):
-        pair.step(data.draw(tick_strategy(pair.params)), f"tick {t}")
+    pair = Pair.fresh(data.draw(params_strategy(max_n=7)))
+    chunk = data.draw(st.sampled_from([1, 2, 3, _policy_kernel.CHUNK]), label="chunk")
+    with mock.patch.object(_policy_kernel, "CHUNK", chunk):
+        for t in range(data.draw(st.integers(1, 25))):
+            pair.step(data.draw(tick_strategy(pair.params)), f"tick {t}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_old_states_stay_valid(data: st.DataObject):
+    """Stepping any earlier state again (a branch) equals the oracle copied at that point."""
+    params = data.draw(params_strategy())
+    versions = [(PolicyState.empty(params), RefPolicy(params))]
+    for t in range(data.draw(st.integers(1, 20))):
+        state, oracle = versions[data.draw(st.integers(0, len(versions) - 1), label="from")]
+        oracle = copy.deepcopy(oracle)
+        pair = Pair(params, state, oracle)
+        pair.step(data.draw(tick_strategy(params)), f"tick {t}")
+        versions.append((pair.state, oracle))
+    for state, oracle in versions:
+        assert state.history.shape == (params.ring_ticks, params.n)
 
 
 @settings(max_examples=60, deadline=None)

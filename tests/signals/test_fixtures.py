@@ -1,0 +1,80 @@
+"""The default queries, evaluated by the real Prometheus over the shared fixture samples."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from scaler.config import Config
+from scaler.devtools import PrometheusProcess
+from scaler.source import PromSignalSource
+from tests.conftest import FIXTURES
+
+GROWTH_S = 100.0  # TextExporter growth: rate(x) = x_fixture / 100 s
+
+
+def families(name: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    text = (FIXTURES / name).read_text()
+    return {f.name: [(s.labels, s.value) for s in f.samples]
+            for f in text_string_to_metric_families(text)}
+
+
+def fixture_p99(q: float = 0.99) -> float:
+    """histogram_quantile by hand over the fixture's TTFT buckets (linear interpolation)."""
+    samples = families("vllm_metrics.txt")["vllm:time_to_first_token_seconds"]
+    buckets = sorted((float(lab["le"]), v) for lab, v in samples if "le" in lab)
+    rank = q * buckets[-1][1]
+    prev_le, prev_n = 0.0, 0.0
+    for le, n in buckets:
+        if n >= rank:
+            return prev_le + (le - prev_le) * (rank - prev_n) / (n - prev_n)
+        prev_le, prev_n = le, n
+    raise AssertionError("no bucket")
+
+
+def test_fixtures_parse_with_the_expected_label_sets() -> None:
+    vllm = families("vllm_metrics.txt")
+    assert vllm["vllm:kv_cache_usage_perc"][0][1] == 0.4127
+    assert sum(v for _, v in vllm["vllm:request_success"] if True) == 600
+    k8s = families("k8s_metrics.txt")
+    cpu = k8s["container_cpu_usage_seconds"]
+    assert {lab["container"] for lab, _ in cpu} == {"", "kserve-container", "queue-proxy"}
+    assert all("isvc" not in lab and lab["pod"].startswith("llama-predictor-") for lab, _ in cpu)
+    requests = k8s["kube_pod_container_resource_requests"]
+    assert {(lab["container"], lab["resource"]) for lab, _ in requests} >= {
+        ("kserve-container", "cpu"), ("kserve-container", "nvidia_com_gpu")}
+    assert fixture_p99() == pytest.approx(0.25 + 0.25 * (594 - 529) / (598 - 529))
+
+
+@pytest.fixture(scope="module")
+async def frame(prometheus_ready: PrometheusProcess, make_config: Callable[..., Config]) -> object:
+    config = make_config(prometheus_ready.url)
+    source = PromSignalSource.from_config(config)
+    try:
+        return await source.fetch(round(time.time() - 1.0, 3))
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("isvc", ["llama", "llama-us", "llama-old"])
+async def test_default_queries_over_fixture_samples(frame: object, isvc: str) -> None:
+    from scaler.signals import SignalFrame
+
+    assert isinstance(frame, SignalFrame) and not frame.failed
+    row = dict(zip(frame.signals, frame.values[frame.keys.index(("llm", isvc))], strict=True))
+    assert row["latency_p99"] == pytest.approx(fixture_p99(), rel=1e-9)
+    assert row["kv_cache"] == pytest.approx(0.4127, rel=1e-12)
+    assert row["replicas"] == 1
+    assert row["requests"] == pytest.approx(600 / GROWTH_S, rel=0.02)
+    if isvc == "llama":  # cAdvisor pod llama-predictor-00001-deployment-... → isvc "llama"
+        assert row["cpu"] == pytest.approx(1821.118203 / GROWTH_S / 8, rel=0.02)
+    else:
+        assert row["cpu"] != row["cpu"]  # NaN: no pod of that name
+
+
+def test_fixture_dir_is_the_shared_one() -> None:
+    assert FIXTURES == Path("/work/shared/fixtures")
