@@ -11,10 +11,9 @@ chunk with one cheap reduction and handled on a slow path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from scaler._policy_decision import Decision
 from scaler._policy_params import PolicyParams
 from scaler._policy_ring import window
 
@@ -34,29 +33,6 @@ _MANTISSA = np.int64((1 << 52) - 1)
 _EXPONENT = np.int64(0x7FF << 52)
 _PARAMS = ("scale_down_utilization", "up_threshold", "panic_threshold",
            "activation_threshold", "min_replicas_f", "max_replicas_f")
-
-
-@dataclass(frozen=True, eq=False)
-class Outputs:
-    """Decision arrays of one step, each (n,)."""
-
-    desired: np.ndarray
-    pressure: np.ndarray
-    reason: np.ndarray
-    active: np.ndarray
-    recommendation: np.ndarray
-    current: np.ndarray
-
-    @classmethod
-    def empty(cls, n: int) -> Outputs:
-        return cls(
-            desired=np.empty(n, np.int64),
-            pressure=np.empty(n, np.float64),
-            reason=np.empty(n, np.int8),
-            active=np.empty(n, np.bool_),
-            recommendation=np.empty(n, np.int64),
-            current=np.empty(n, np.float64),
-        )
 
 
 def pow2ceil(x: np.ndarray, out: np.ndarray, *, keep_nan: bool = True) -> np.ndarray:
@@ -81,11 +57,11 @@ class _Scratch:
     def __init__(self, m: int, params: PolicyParams) -> None:
         self.buffers: dict[str, np.ndarray] = {
             name: np.empty(m, np.float64)
-            for name in ("ideal", "up", "down", "r", "held", "raised", "desired", "tmp")
+            for name in ("ideal", "up", "down", "r", "low", "held", "raised", "desired", "tmp")
         }
         self.buffers.update({name: np.empty(m, np.bool_) for name in ("b1", "b2", "b3", "nan")})
         self.buffers.update({name: np.empty(m, np.uint8) for name in ("score", "u8")})
-        self.buffers.update({name: np.empty(m, np.uint16) for name in ("hi", "hi2", "lo", "lo2")})
+        self.buffers.update({name: np.empty(m, np.uint16) for name in ("u16a", "u16b", "u16c")})
         self.buffers["one"] = np.ones(m)
         self.buffers["sat"] = np.full(m, SATURATE)
         self.buffers["cap"] = np.full(m, POW2_CAP)
@@ -113,11 +89,11 @@ def run_kernel(
     ring: np.ndarray,
     head: int,
     last_desired: np.ndarray,
-) -> tuple[Outputs, np.ndarray]:
+) -> tuple[Decision, np.ndarray]:
     """Evaluate §3 for all ISVCs with `head` the new tick's ring row (written here; other
     rows are written only for fresh ISVCs). Returns the outputs and the new last_desired."""
     n = params.n
-    out = Outputs.empty(n)
+    out = Decision.empty(n)
     new_last = np.empty_like(last_desired)
     scratch = _Scratch(min(n, CHUNK), params)
     with np.errstate(all="ignore"):
@@ -134,7 +110,7 @@ def run_kernel(
 class _Chunk:
     """One chunk of ISVCs; `b` and `p` hold buffer and parameter views of chunk length."""
 
-    def __init__(self, sl: slice, scratch: _Scratch, out: Outputs) -> None:
+    def __init__(self, sl: slice, scratch: _Scratch, out: Decision) -> None:
         self.sl = sl
         m = sl.stop - sl.start
         self.b = {k: v[:m] for k, v in scratch.buffers.items()}
@@ -219,13 +195,15 @@ class _Chunk:
             rows[:, fresh] = np.minimum(self.c[fresh], SATURATE).astype(np.uint16)
         np.minimum(b["r"], b["sat"], out=b["tmp"])
         np.copyto(rows[head], b["tmp"], casting="unsafe")
-        self.high = window(rows, head, params.down_groups, np.maximum, b["hi"], b["hi2"], sl)
+        u16 = b["u16a"], b["u16b"], b["u16c"]
         if params.up_groups.ticks == (1,):
             self.low = b["r"]
-        else:
-            self.low = window(rows, head, params.up_groups, np.minimum, b["lo"], b["lo2"], sl)
+        else:  # as float64: the down window's reduction reuses the uint16 buffers
+            self.low = b["low"]
+            np.copyto(self.low, window(rows, head, params.up_groups, np.minimum, u16, sl))
+        self.high = window(rows, head, params.down_groups, np.maximum, u16, sl)
 
-    def decide(self, out: Outputs, new_last: np.ndarray) -> None:
+    def decide(self, out: Decision, new_last: np.ndarray) -> None:
         """Steps 4–6: desired = clip(max(clip(c, low, high), up if panic), min, max)."""
         sl, b, p = self.sl, self.b, self.p
         held = b["held"]

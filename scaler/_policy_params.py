@@ -59,18 +59,25 @@ def window_ticks(window_s: np.ndarray, interval_s: float) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class WindowGroups:
-    """ISVCs grouped by window length: `ticks[j]` with member mask `masks[j]` (None = all)."""
+    """ISVCs grouped by window length: group j spans `ticks[j]` ticks; `masks[j]` (uint16,
+    None when all ISVCs share one length) turns a value into the reduction's neutral element
+    outside the group: `value & mask` for a max (mask 0xFFFF in the group, 0 outside),
+    `value | mask` for a min (0 in the group, 0xFFFF outside)."""
 
     ticks: tuple[int, ...]
     masks: tuple[np.ndarray | None, ...]
 
     @classmethod
-    def of(cls, ticks: np.ndarray) -> WindowGroups:
-        """Group the (n,) tick counts; one group without mask when all are equal."""
+    def of(cls, ticks: np.ndarray, *, for_max: bool) -> WindowGroups:
+        """Group the (n,) tick counts of a max (down) or min (up) window."""
         distinct = tuple(int(t) for t in np.unique(ticks))
         if len(distinct) <= 1:
             return cls(distinct or (1,), (None,))
-        return cls(distinct, tuple(ticks == t for t in distinct))
+        inside, outside = (0xFFFF, 0) if for_max else (0, 0xFFFF)
+        masks = tuple(
+            frozen(np.where(ticks == t, inside, outside).astype(np.uint16)) for t in distinct
+        )
+        return cls(distinct, masks)
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +114,7 @@ class PolicyParams:
         if not (math.isfinite(interval_s) and interval_s > 0):
             raise ValueError(f"interval_s = {interval_s!r}, must be > 0")
         object.__setattr__(self, "interval_s", interval_s)
-        targets = _frozen(np.array(self.targets, dtype=np.float64))
+        targets = frozen(np.array(self.targets, dtype=np.float64))
         if targets.ndim != 2 or targets.shape[1] != len(signals):
             raise ValueError(f"targets: shape {targets.shape}, expected (n, {len(signals)})")
         object.__setattr__(self, "targets", targets)
@@ -182,12 +189,12 @@ class PolicyParams:
     @cached_property
     def up_ticks(self) -> np.ndarray:
         """Scale-up window per ISVC, in ticks (≥ 1)."""
-        return _frozen(window_ticks(self.scale_up_window_s, self.interval_s))
+        return frozen(window_ticks(self.scale_up_window_s, self.interval_s))
 
     @cached_property
     def down_ticks(self) -> np.ndarray:
         """Scale-down window per ISVC, in ticks (≥ 1)."""
-        return _frozen(window_ticks(self.scale_down_window_s, self.interval_s))
+        return frozen(window_ticks(self.scale_down_window_s, self.interval_s))
 
     @cached_property
     def ring_ticks(self) -> int:
@@ -199,27 +206,27 @@ class PolicyParams:
     @cached_property
     def up_groups(self) -> WindowGroups:
         """ISVCs grouped by scale-up window length."""
-        return WindowGroups.of(self.up_ticks)
+        return WindowGroups.of(self.up_ticks, for_max=False)
 
     @cached_property
     def down_groups(self) -> WindowGroups:
         """ISVCs grouped by scale-down window length."""
-        return WindowGroups.of(self.down_ticks)
+        return WindowGroups.of(self.down_ticks, for_max=True)
 
     @cached_property
     def up_threshold(self) -> np.ndarray:
         """1 + tolerance, the pressure above which the recommendation is `up` (n,)."""
-        return _frozen(1.0 + self.tolerance)
+        return frozen(1.0 + self.tolerance)
 
     @cached_property
     def min_replicas_f(self) -> np.ndarray:
         """min_replicas as float64 (n,)."""
-        return _frozen(self.min_replicas.astype(np.float64))
+        return frozen(self.min_replicas.astype(np.float64))
 
     @cached_property
     def max_replicas_f(self) -> np.ndarray:
         """max_replicas as float64 (n,)."""
-        return _frozen(self.max_replicas.astype(np.float64))
+        return frozen(self.max_replicas.astype(np.float64))
 
     @cached_property
     def constants(self) -> dict[str, float | None]:
@@ -233,7 +240,7 @@ class PolicyParams:
     @cached_property
     def targets_by_signal(self) -> tuple[np.ndarray, ...]:
         """Contiguous (n,) target column per signal, in `signals` order."""
-        return tuple(_frozen(np.ascontiguousarray(self.targets[:, k])) for k in
+        return tuple(frozen(np.ascontiguousarray(self.targets[:, k])) for k in
                      range(len(self.signals)))
 
 
@@ -250,7 +257,8 @@ def _constant(values: np.ndarray) -> float | None:
     return float(first) if same else None
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
+def frozen(a: np.ndarray) -> np.ndarray:
+    """`a`, made read-only."""
     a.flags.writeable = False
     return a
 
@@ -272,4 +280,4 @@ def _vector(name: str, value: Any, n: int, dtype: type) -> np.ndarray:
         as_float = raw.astype(np.float64)
         _first_bad(name, as_float, ~np.isfinite(as_float) | (as_float != np.round(as_float)),
                    "must be a whole number")
-    return _frozen(np.array(raw, dtype=dtype))
+    return frozen(np.array(raw, dtype=dtype))

@@ -30,6 +30,10 @@ class Ring:
         self._row: np.ndarray | None = None
         self._next: Ring | None = None
 
+    def __reduce__(self) -> tuple[type[Ring], tuple[np.ndarray]]:
+        """Pickle / deepcopy as a fresh lineage holding this version's contents."""
+        return (Ring, (self.array(),))
+
     def array(self) -> np.ndarray:
         """A copy of this version's contents."""
         with self._lock:
@@ -76,28 +80,36 @@ class Ring:
 
 def window(
     ring: np.ndarray, head: int, groups: WindowGroups, reduce: np.ufunc,
-    acc: np.ndarray, result: np.ndarray, sl: slice,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray], sl: slice,
 ) -> np.ndarray:
-    """Reduce each ISVC's last `ticks` rows of `ring` (row `head` = current tick); `ring`
-    holds the columns `sl` of the ISVCs that `groups` describes.
+    """Reduce (np.maximum or np.minimum) each ISVC's last `ticks` rows of `ring`, row `head`
+    being the current tick; `ring` holds the columns `sl` of the ISVCs `groups` describes.
+    `out`: three uint16 scratch buffers of the chunk's length; returns one of them.
 
     Ages are folded in group by group: with windows {2, 20} the rows of ages 0–1 give the
-    2-tick ISVCs' result, then ages 2–19 are folded in for the 20-tick ones.
+    2-tick ISVCs' result, then ages 2–19 are folded in for the 20-tick ones. Each group's
+    result is blended in through its mask (see WindowGroups), not a masked copy.
     """
+    acc, result, tmp = out
+    blend = np.bitwise_and if reduce is np.maximum else np.bitwise_or
     size = ring.shape[0]
     done = 0
-    for ticks, mask in zip(groups.ticks, groups.masks, strict=True):
-        _fold(ring, head, done, ticks, size, reduce, acc)
+    for j, (ticks, mask) in enumerate(zip(groups.ticks, groups.masks, strict=True)):
+        _fold(ring, head, done, ticks, size, reduce, acc, tmp)
         done = ticks
         if mask is None:
             return acc
-        np.copyto(result, acc, where=mask[sl])
+        if j == 0:
+            blend(acc, mask[sl], out=result)
+        else:
+            blend(acc, mask[sl], out=tmp)
+            reduce(result, tmp, out=result)
     return result
 
 
 def _fold(
     ring: np.ndarray, head: int, age0: int, age1: int, size: int, reduce: np.ufunc,
-    acc: np.ndarray,
+    acc: np.ndarray, tmp: np.ndarray,
 ) -> None:
     """acc ⊕= reduce of the rows of ages [age0, age1); acc = that reduce when age0 = 0.
 
@@ -113,4 +125,5 @@ def _fold(
             reduce.reduce(ring[a:b], axis=0, out=acc)
             first = False
         else:
-            reduce(acc, reduce.reduce(ring[a:b], axis=0), out=acc)
+            reduce.reduce(ring[a:b], axis=0, out=tmp)
+            reduce(acc, tmp, out=acc)

@@ -180,10 +180,18 @@ class Engine:
                     self._telemetry.skipped(skipped)
                     log.warning("engine: %d tick(s) skipped (evaluation overran the %gs "
                                 "interval)", skipped, interval)
-                await self.tick(due)
+                await self._safe_tick(due)
                 continue
             if await self._sleep_or_stop(round(due + interval, 3) + delay - now, stop):
                 return
+
+    async def _safe_tick(self, tick_s: float) -> None:
+        """tick(), but a bug in one tick must not stop the loop: logged, counted as failed."""
+        try:
+            await self.tick(tick_s)
+        except Exception:
+            log.exception("engine: tick %.3f failed", tick_s)
+            self.metrics.evaluations.labels("failed").inc()
 
     async def _sleep_or_stop(self, seconds: float, stop: asyncio.Event) -> bool:
         """Sleep `seconds` (injected sleep); True if `stop` was set meanwhile."""

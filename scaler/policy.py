@@ -7,15 +7,22 @@ parameter arrays, `PolicyState` the recommendation history of the stabilisation 
     state = PolicyState.empty(params)
     decision, state = step(state, params, {"kv_cache": kv}, current)
 
-Worked example (one ISVC, kv_cache target 0.8, c = 3 replicas, defaults):
-kv = 1.0 → P = 1.25 > 1.1 → ideal = 3.75, up = pow2ceil(3.75) = 4 → r = max(4, 3) = 4,
-desired 4 (`scale-up`). kv = 0.2 → P = 0.25, ideal = 0.75, down = pow2ceil(0.75 / 0.7) = 2 < 3
-→ r = 2, but the 20-tick down window (300 s / 15 s) still holds 3s and 4s, so desired stays
-at max(window) until every recommendation of the last 20 ticks is ≤ 2 (`stabilizing`).
+Worked example (one ISVC, kv_cache target 0.8, defaults, 15 s ticks):
+tick 1, c = 3, kv = 1.0 → P = 1.25 > 1 + 0.1 → ideal = 3.75, up = pow2ceil(3.75) = 4,
+r = max(4, 3) = 4 → desired 4 (`scale-up`). Ticks 2…, c = 4, kv = 0.2 → P = 0.25,
+ideal = 1.0, down = pow2ceil(1.0 / 0.7 = 1.43) = 2 < 4 → r = 2; but the down window of
+max(1, ceil(300 / 15)) = 20 ticks still holds tick 1's r = 4, so desired = clip(4, 2, 4) = 4
+(`stabilizing`) up to tick 20; at tick 21 the window holds only 2s → desired 2 (`scale-down`).
 
 Choices where §3 leaves room: a finite `current` is rounded up to a whole count before step 0;
 `pow2ceil` saturates at 2^62 (so does `Decision.recommendation`); the history stores
-recommendations as uint16 saturating at 65535, exact because max_replicas ≤ 65534.
+recommendations as uint16 saturating at 65535, exact because max_replicas ≤ 65534 (min/max
+of a window commute with saturation, and the final clip to max_replicas hides it).
+
+Layout: parameters and validation in scaler/_policy_params.py, Decision and REASONS in
+scaler/_policy_decision.py, the chunked numpy kernel in
+scaler/_policy_kernel.py, the persistent history ring in scaler/_policy_ring.py; the oracle
+tests/reference_policy.py restates §3 in plain Python. benchmarks/policy_step.py measures it.
 """
 
 from __future__ import annotations
@@ -25,8 +32,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scaler._policy_decision import REASONS, Decision
 from scaler._policy_kernel import FRESH, run_kernel
-from scaler._policy_params import DEFAULTS, MAX_REPLICAS_LIMIT, PolicyParams, window_ticks
+from scaler._policy_params import (
+    DEFAULTS,
+    MAX_REPLICAS_LIMIT,
+    PolicyParams,
+    frozen,
+    window_ticks,
+)
 from scaler._policy_ring import Ring
 
 __all__ = [
@@ -39,40 +53,6 @@ __all__ = [
     "step",
     "window_ticks",
 ]
-
-REASONS: tuple[str, ...] = (
-    "clamped-max",
-    "clamped-min",
-    "panic",
-    "scale-up",
-    "scale-down",
-    "no-data",
-    "stabilizing",
-    "hold",
-)
-"""Reason strings; a Decision's `reason` code indexes this tuple (first match wins, §3 order)."""
-
-
-@dataclass(frozen=True, eq=False)
-class Decision:
-    """One step's result for n ISVCs (arrays of shape (n,)).
-
-    desired: int64 replicas; pressure: float64 (NaN = no data); reason: int8 code into
-    REASONS; active: bool; recommendation: int64 `r` before stabilisation; current: float64
-    `c` used (after step 0).
-    """
-
-    desired: np.ndarray
-    pressure: np.ndarray
-    reason: np.ndarray
-    active: np.ndarray
-    recommendation: np.ndarray
-    current: np.ndarray
-
-    def reason_names(self) -> list[str]:
-        """Reason codes as REASONS strings."""
-        return [REASONS[int(code)] for code in self.reason]
-
 
 @dataclass(frozen=True, eq=False)
 class PolicyState:
@@ -94,7 +74,7 @@ class PolicyState:
         """State for `params` in which every ISVC is fresh (has never stepped)."""
         ticks = params.ring_ticks
         ring = Ring(np.zeros((ticks, params.n), dtype=np.uint16))
-        return cls(ring, ticks - 1, _frozen(np.full(params.n, FRESH, dtype=np.uint16)))
+        return cls(ring, ticks - 1, frozen(np.full(params.n, FRESH, dtype=np.uint16)))
 
     @property
     def n(self) -> int:
@@ -143,7 +123,7 @@ class PolicyState:
             cols = np.where(fresh, 0, src)
             history = self.ring.rows(rows, cols)
             last = np.where(fresh, FRESH, self.last_desired[cols]).astype(np.uint16)
-        return PolicyState(Ring(history), new_ticks - 1, _frozen(last))
+        return PolicyState(Ring(history), new_ticks - 1, frozen(last))
 
 
 def step(
@@ -181,21 +161,8 @@ def step(
 
     fresh = n > 0 and int(last.max()) == FRESH  # fresh ISVCs rewrite every row of theirs
     ring = state.ring.update(head, write, whole=fresh)
-    out, new_last = results[0]
-    decision = Decision(
-        desired=out.desired,
-        pressure=out.pressure,
-        reason=out.reason,
-        active=out.active,
-        recommendation=out.recommendation,
-        current=out.current,
-    )
-    return decision, PolicyState(ring, head, _frozen(new_last))
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
+    decision, new_last = results[0]
+    return decision, PolicyState(ring, head, frozen(new_last))
 
 
 def _float_vector(name: str, value: object, n: int) -> np.ndarray:

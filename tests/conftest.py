@@ -28,7 +28,7 @@ from scaler.queries import DEFAULT_TEMPLATES, render_query
 
 FIXTURES = Path("/work/shared/fixtures")
 FLEET_SIZE = 40
-RATE_WINDOW = "5s"
+RATE_WINDOW = "3s"
 """Rate window of the test queries: the defaults' 1m would need a minute of samples."""
 
 
@@ -85,7 +85,7 @@ def prometheus(fleet_server: FleetServer,
 @pytest.fixture(scope="session")
 def prometheus_ready(prometheus: PrometheusProcess) -> PrometheusProcess:
     """The shared Prometheus once every target has RATE_WINDOW (+1 s) of samples."""
-    prometheus.wait_scraped(scrapes=7, timeout_s=40)
+    prometheus.wait_scraped(scrapes=5, timeout_s=40)
     return prometheus
 
 

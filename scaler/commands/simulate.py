@@ -54,6 +54,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "e.g. Mooncake's 3 s quantisation)")
     p.add_argument("--rate-scale", type=_positive, default=1.0,
                    help="multiply the request rate (thin or duplicate, seeded)")
+    p.add_argument("--rate-method", choices=("duplicate", "overlay"), default="duplicate",
+                   help="duplicate: copies follow each request (bursts scale too); overlay: "
+                   "time-shifted copies of the whole trace (independent tenants, smoother)")
     p.add_argument("--speed", type=_positive, default=1.0, help="compress time by this factor")
     p.add_argument("--tile-to", type=_duration, default=None, metavar="DURATION",
                    help="repeat the trace back to back up to this length (e.g. 24h)")

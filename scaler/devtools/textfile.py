@@ -4,7 +4,9 @@ with counters and histograms growing linearly so that rate() sees traffic (dev/t
 Every sample of a `counter` or `histogram` family is multiplied by 1 + (t - t_start)/growth_s,
 so rate(x) = x_fixture / growth_s and ratios between buckets stay those of the fixture (a
 histogram_quantile over rates equals the quantile of the fixture's own bucket counts).
-Explicit sample timestamps are dropped (a capture's timestamps are in its own past).
+A capture's own timestamps are dropped; growing samples get the render time as explicit
+timestamp instead, so rate() is exact whatever the scrape jitter (the exporter never removes
+series, so the lack of staleness markers for timestamped samples does not matter).
 """
 
 from __future__ import annotations
@@ -76,9 +78,11 @@ class TextExporter:
 
     def render(self) -> str:
         """The text with growing samples scaled to now."""
-        k = self.factor(self._clock())
+        ms = round(self._clock() * 1000)
+        k = self.factor(ms / 1000)
         return "".join(
-            head if value is None else f"{head}{value * k if grows else value!r}\n"
+            head if value is None else f"{head}{value * k!r} {ms}\n" if grows
+            else f"{head}{value!r}\n"
             for head, value, grows in self._lines)
 
     @property

@@ -109,8 +109,8 @@ def _read_csv(path: Path) -> pa.Table:
             convert_options=pacsv.ConvertOptions(column_types=types, include_columns=wanted),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-        raise locate_csv_error(path, header, numeric=list(types.keys() - {"namespace", "isvc"}),
-                               fallback=str(e)) from e
+        numeric = [name for name in wanted if name not in ("namespace", "isvc")]
+        raise locate_csv_error(path, header, numeric=numeric, fallback=str(e)) from e
 
 
 def _read_parquet(path: Path) -> pa.Table:
@@ -140,14 +140,27 @@ def _float_column(table: pa.Table, name: str) -> np.ndarray:
 
 def _names(table: pa.Table, name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Dictionary-encode a name column → (codes (rows,), distinct names); empty names rejected."""
-    column = pc.cast(table.column(name), pa.string()).combine_chunks()
-    bad = pc.or_(pc.is_null(column), pc.equal(pc.utf8_trim_whitespace(column), ""))
-    bad_index = pc.index(pc.fill_null(bad, True), True).as_py()
-    if bad_index >= 0:
-        raise DataError(f"{_where(path, bad_index)}: {name} is empty")
-    encoded = column.dictionary_encode()
+    encoded = pc.cast(table.column(name), pa.string()).combine_chunks().dictionary_encode()
+    names = encoded.dictionary.to_pylist()
+    blank = [i for i, value in enumerate(names) if not value.strip()]
+    if blank or encoded.null_count:
+        bad = pc.or_(pc.is_null(encoded.indices),
+                     pc.is_in(encoded.indices, pa.array(blank, encoded.indices.type)))
+        raise DataError(f"{_where(path, pc.index(pc.fill_null(bad, True), True).as_py())}: "
+                        f"{name} is empty")
     codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    return codes, np.asarray(names, dtype=object)
+
+
+def _factorize(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct codes, index of each code in them); O(n) when codes < size is small."""
+    if size > 50_000_000:
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        return uniq, inverse
+    seen = np.zeros(size, dtype=bool)
+    seen[codes] = True
+    rank = np.cumsum(seen, dtype=np.int64) - 1
+    return np.flatnonzero(seen), rank[codes]
 
 
 def _keys(table: pa.Table, path: Path) -> tuple[tuple[IsvcKey, ...], np.ndarray]:
@@ -155,7 +168,7 @@ def _keys(table: pa.Table, path: Path) -> tuple[tuple[IsvcKey, ...], np.ndarray]
     ns_codes, ns_names = _names(table, "namespace", path)
     isvc_codes, isvc_names = _names(table, "isvc", path)
     pair = ns_codes * len(isvc_names) + isvc_codes
-    uniq, inverse = np.unique(pair, return_inverse=True)
+    uniq, inverse = _factorize(pair, len(ns_names) * len(isvc_names))
     pairs = [(str(ns_names[p // len(isvc_names)]), str(isvc_names[p % len(isvc_names)]))
              for p in uniq.tolist()]
     order = sorted(range(len(pairs)), key=pairs.__getitem__)

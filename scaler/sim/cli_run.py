@@ -59,8 +59,9 @@ def build_trace(args: argparse.Namespace) -> tuple[tr.Trace, dict[str, Any], lis
         notes.append(f"arrival times look quantised to ~{slot:g} s slots (e.g. Mooncake); "
                      "--jitter auto spreads them")
     if args.rate_scale != 1.0:
-        trace = tr.rate_scale(trace, factor=args.rate_scale, rng=rng)
-        steps.append(f"rate x{args.rate_scale:g}")
+        trace = tr.rate_scale(trace, factor=args.rate_scale, rng=rng, method=args.rate_method)
+        steps.append(f"rate x{args.rate_scale:g}"
+                     + (f" ({args.rate_method})" if args.rate_method != "duplicate" else ""))
     if args.speed != 1.0:
         trace = tr.speed(trace, factor=args.speed)
         steps.append(f"speed x{args.speed:g}")

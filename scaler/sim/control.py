@@ -49,10 +49,11 @@ DEFAULT_BEHAVIOR = Behavior(
 """Kubernetes' default behavior (HPA without `behavior`; KEDA's built-in scalers)."""
 
 PASSTHROUGH_BEHAVIOR = Behavior(
-    up=ScalingRules(0.0, (ScalingPolicy("Percent", 100_000, 15.0),)),
+    up=ScalingRules(0.0, (ScalingPolicy("Percent", 1000, 15.0), ScalingPolicy("Pods", 64, 15.0))),
     down=ScalingRules(0.0, (ScalingPolicy("Percent", 100, 15.0),)),
 )
-"""The deploy example's behavior for isvc-scaler: no stabilisation, any change at once."""
+"""deploy/examples/llama's behavior for isvc-scaler: no stabilisation, +1000 % or +64 pods and
+−100 % per 15 s (any step the policy takes)."""
 
 
 @dataclass(frozen=True)

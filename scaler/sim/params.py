@@ -4,7 +4,8 @@
       profile: a100-80gb-llama3.1-8b   # named serving defaults (PROFILES); keys below override
       ttft_slo: 2s                     # a request meets the SLO iff TTFT ≤ ttft_slo
       slo_attainment: 0.99             # a run meets the SLO iff this share of requests does
-      routing: round_robin             # or `central` (one gateway queue, pods pull when free)
+      routing: least_request           # or round_robin, central (see serving.py)
+      request_timeout: 300s            # clients abandon queued requests after this (or none)
       serving: {prefill_tokens_per_s: 12000, startup: 90s}
       keda: {polling_interval: 30s, cooldown_period: 5m}
       hpa: {sync_period: 15s, sync_offset: 7.5s, tolerance: 0.1}
@@ -33,7 +34,7 @@ _GE0: _Bound = ("≥ 0", lambda v: v >= 0)
 _GE1: _Bound = ("≥ 1", lambda v: v >= 1)
 _UNIT: _Bound = ("in (0, 1]", lambda v: 0 < v <= 1)
 
-ROUTINGS = ("round_robin", "central")
+ROUTINGS = ("least_request", "round_robin", "central")
 KEDA_SIGNALS = ("requests", "kv_cache")
 
 # yaml key → (field name, kind, bound); kind: duration | number | integer
@@ -72,7 +73,8 @@ _BASELINE_KEYS: dict[str, tuple[str, str, _Bound]] = {
     "hpa_cpu_target": ("hpa_cpu_target", "number", _GT0),
     "keda_utilization": ("keda_utilization", "number", _UNIT),
 }
-_TOP_KEYS = ("profile", "ttft_slo", "slo_attainment", "routing", "scrape_interval",
+_TOP_KEYS = ("profile", "ttft_slo", "slo_attainment", "routing", "request_timeout",
+             "scrape_interval",
              "metrics_window", "initial_replicas", "serving", "keda", "hpa", "baselines", "isvcs")
 
 
@@ -85,7 +87,8 @@ class SimParams:
     isvc_serving: Mapping[str, ServingParams] = field(default_factory=dict)  # "ns/name" → …
     ttft_slo_s: float = 2.0
     slo_attainment: float = 0.99  # a run "meets the SLO" when this share of requests does
-    routing: str = "round_robin"
+    routing: str = "least_request"  # see serving.py: least_request, round_robin, central
+    request_timeout_s: float = 300.0  # clients give up queued requests (Knative's default)
     scrape_interval_s: float = 15.0  # Prometheus scrape period; signals lag ≤ one scrape
     metrics_window_s: float = 60.0  # rate()/histogram window of latency_p99, cpu, requests
     initial_replicas: int | None = None  # None = auto: enough for the first window's load
@@ -210,7 +213,12 @@ def parse_sim_params(raw: Mapping[str, Any] | None, *, path: str = "simulation")
         values["keda_threshold"] = _scalar(base["keda_threshold"],
                                            f"{path}.baselines.keda_threshold", "number", _GT0,
                                            errors)
-    values["routing"] = _choice(top, "routing", path, ROUTINGS, "round_robin", errors)
+    values["routing"] = _choice(top, "routing", path, ROUTINGS, "least_request", errors)
+    if top.get("request_timeout") not in (None, "none"):
+        values["request_timeout_s"] = _scalar(top["request_timeout"], f"{path}.request_timeout",
+                                              "duration", _GT0, errors)
+    elif "request_timeout" in top:
+        values["request_timeout_s"] = math.inf
     if top.get("initial_replicas") not in (None, "auto"):
         values["initial_replicas"] = _scalar(top["initial_replicas"], f"{path}.initial_replicas",
                                              "integer", _GE0, errors)

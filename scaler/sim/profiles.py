@@ -5,8 +5,13 @@ measured values under `simulation.serving`:
 
 * a100-80gb-llama3.1-8b — prefill 2 × 8.0e9 FLOP/token on 312 TFLOP/s at ~50 % MFU ≈ 10k
   tokens/s; a decode step reads the 16 GB of weights at ~2 TB/s ≈ 8 ms, so 10 ms + 0.25 ms per
-  running sequence; KV cache 30,832 blocks × 16 tokens (vLLM 0.11 `cache_config_info` at
-  gpu_memory_utilization 0.9, /work/shared/fixtures); start-up 2 min (pull + load + graphs).
+  running sequence; KV cache 30,832 blocks × 16 tokens, the num_gpu_blocks of the real vLLM
+  0.11 `cache_config_info` in /work/shared/fixtures (gpu_memory_utilization 0.9; its GPU is
+  not stated, but (72 − 16 GB) / 128 KiB per token ≈ 440k tokens agrees); start-up 2 min
+  (image, weights, CUDA graphs); 4 CPUs requested as in deploy/examples/llama, of which the
+  engine loop keeps one busy. max_model_len is Llama 3.1's 128k so that long-context traces
+  (Mooncake) fit; that example serves 8192: set `serving: {max_model_len: 8192}` to see the
+  rejections.
 * h100-llama3.1-70b-tp4 — 4 × H100: prefill 141 GFLOP/token on 4 × 989 TFLOP/s at ~40 % ≈
   11k tokens/s; a step reads 141 GB over 4 × 3.35 TB/s at ~70 % ≈ 15 ms; KV 320 KiB/token in
   4 × 80 GB × 0.9 − 141 GB ≈ 448k tokens; start-up 5 min.
@@ -41,7 +46,7 @@ PROFILES: dict[str, ServingParams] = {
     "a100-80gb-llama3.1-8b": ServingParams(
         prefill_tokens_per_s=10_000.0, decode_step_base_s=0.010, decode_step_per_seq_s=0.00025,
         max_num_seqs=256, max_batched_tokens=8192, kv_cache_tokens=30_832 * 16,
-        max_model_len=131_072, startup_s=120.0, gpus_per_replica=1.0, cpu_request_cores=2.0,
+        max_model_len=131_072, startup_s=120.0, gpus_per_replica=1.0, cpu_request_cores=4.0,
         cpu_idle_cores=0.2, cpu_busy_cores=1.0, cpu_cores_per_ktoken_s=0.05),
     "h100-llama3.1-70b-tp4": ServingParams(
         prefill_tokens_per_s=11_000.0, decode_step_base_s=0.015, decode_step_per_seq_s=0.0004,

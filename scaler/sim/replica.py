@@ -39,6 +39,8 @@ class Replicas:
 
     def __init__(self, trace: Trace, serving: Sequence[ServingParams]) -> None:
         self.params = list(serving)
+        self._steps = [(sp.decode_step_base_s, sp.decode_step_per_seq_s,
+                        1.0 / sp.prefill_tokens_per_s, sp.max_batched_tokens) for sp in serving]
         self.arrival_s: list[float] = trace.time_s.tolist()
         self._inp: list[int] = trace.input_tokens.tolist()
         self._out: list[int] = [max(o, 1) for o in trace.output_tokens.tolist()]
@@ -151,34 +153,47 @@ class Replicas:
 
     def resched(self, p: int) -> None:
         """Recompute pod p's rates and push its next internal event."""
-        sp = self.params[self.pod_isvc[p]]
+        base, per_seq, s_per_token, budget = self._steps[self.pod_isvc[p]]
         nb, tu = self._nb[p], self._tu[p]
-        nxt = INF
         if self._pfq[p]:
-            chunk = min(max(sp.max_batched_tokens - nb, 1), self._pfrem[p] + self._pfrest[p])
-            d = sp.decode_step_base_s + sp.decode_step_per_seq_s * nb + (
-                chunk / sp.prefill_tokens_per_s)
-            self._pfr[p] = chunk / d
-            self._dr[p] = 1.0 / d
-            nxt = tu + max(self._pfrem[p], 0.0) / self._pfr[p]
+            rem = self._pfrem[p]
+            chunk = budget - nb if budget - nb > 1 else 1
+            pending = rem + self._pfrest[p]
+            if pending < chunk:
+                chunk = pending
+            d = base + per_seq * nb + chunk * s_per_token
+            pfr = self._pfr[p] = chunk / d
+            dr = 1.0 / d
+            nxt = tu + rem / pfr if rem > 0 else tu
         elif nb:
-            self._dr[p] = 1.0 / (sp.decode_step_base_s + sp.decode_step_per_seq_s * nb)
+            dr = 1.0 / (base + per_seq * nb)
+            nxt = INF
+        else:
+            self._nxt[p] = INF
+            return
+        self._dr[p] = dr
         if nb:
-            nxt = min(nxt, tu + max(self._dheap[p][0][0] - self._v[p], 0.0) / self._dr[p])
+            left = self._dheap[p][0][0] - self._v[p]
+            t_dec = tu + left / dr if left > 0 else tu
+            if t_dec < nxt:
+                nxt = t_dec
         self._nxt[p] = nxt
-        if nxt < INF:
-            heapq.heappush(self._heap, (nxt, p))
+        heapq.heappush(self._heap, (nxt, p))
 
     def complete(self, p: int, t: float) -> None:
         """Pod p's event at t: emit first tokens of finished prompts, end finished sequences."""
         self.advance_pod(p, t)
-        pfq, inp = self._pfq[p], self._inp
-        while pfq and self._pfrem[p] <= EPS_TOKENS:
-            self._first_token(p, pfq.popleft(), t)
-            if pfq:
-                self._pfrem[p] = float(inp[pfq[0]])
-                self._pfrest[p] -= inp[pfq[0]]
-        dheap, v = self._dheap[p], self._v[p] + EPS_TOKENS
-        while dheap and dheap[0][0] <= v:
-            self._nb[p] -= 1
-            self._finish(p, heapq.heappop(dheap)[1], t)
+        pfq = self._pfq[p]
+        if pfq and self._pfrem[p] <= EPS_TOKENS:
+            inp, pfrem = self._inp, self._pfrem
+            while pfq and pfrem[p] <= EPS_TOKENS:
+                self._first_token(p, pfq.popleft(), t)
+                if pfq:
+                    pfrem[p] = float(inp[pfq[0]])
+                    self._pfrest[p] -= inp[pfq[0]]
+        dheap = self._dheap[p]
+        if dheap:
+            v = self._v[p] + EPS_TOKENS
+            while dheap and dheap[0][0] <= v:
+                self._nb[p] -= 1
+                self._finish(p, heapq.heappop(dheap)[1], t)

@@ -2,7 +2,8 @@
 
 SLO attainment = requests with TTFT ≤ ttft_slo / requests judged. Judged: every request
 except those still waiting at the end for less than the SLO (their outcome is unknown);
-rejected requests (too long) and requests still waiting longer than the SLO count as misses.
+rejected (too long), abandoned (client timeout) and requests still waiting longer than the
+SLO count as misses.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ def _request_figures(r: RunResult, mask: np.ndarray, slo_s: float) -> dict[str, 
     e2e = r.finish_s[mask] - arrival
     served = np.isfinite(ttft)
     rejected = r.rejected[mask]
-    unknown = ~served & ~rejected & (r.end_s - arrival <= slo_s)
+    end_s = r.end_s if math.isnan(r.drained_s) else r.drained_s
+    unknown = ~served & ~rejected & ~r.timed_out[mask] & (end_s - arrival <= slo_s)
     judged = int(mask.sum() - unknown.sum())
     met = int(np.sum(served & (ttft <= slo_s)))
     return {
         "requests": int(mask.sum()),
         "served": int(served.sum()),
         "rejected": int(rejected.sum()),
+        "timed_out": int(r.timed_out[mask].sum()),
         "unfinished": int(np.sum(~served & ~rejected)),
         "slo_attainment": round(met / judged, 5) if judged else None,
         "ttft_p50_s": _pct(ttft[served], 50),
@@ -48,7 +51,7 @@ def _request_figures(r: RunResult, mask: np.ndarray, slo_s: float) -> dict[str, 
 
 def _fleet_figures(r: RunResult, k: int | None, slo_s: float) -> dict[str, Any]:
     pods = np.ones(r.pod_isvc.shape, bool) if k is None else r.pod_isvc == k
-    ended = np.where(np.isnan(r.pod_ended_s), r.end_s, r.pod_ended_s)
+    ended = np.minimum(np.where(np.isnan(r.pod_ended_s), r.end_s, r.pod_ended_s), r.end_s)
     gpu_s = float(np.sum((ended - r.pod_created_s)[pods] * r.gpus_per_replica[r.pod_isvc[pods]]))
     key = None if k is None else r.trace.keys[k]
     rows = [row for row in r.timeline if key is None or (row[1], row[2]) == key]

@@ -23,7 +23,7 @@ from scaler.sim.baselines import Autoscaler
 from scaler.sim.control import HpaState, hpa_step
 from scaler.sim.observe import Observer
 from scaler.sim.params import SimParams
-from scaler.sim.serving import READY, STARTING, Serving
+from scaler.sim.serving import READY, STARTING, Serving, total_waiting
 from scaler.sim.trace import Trace
 
 TIMELINE_COLUMNS = ("time_s", "namespace", "isvc", "requests", "latency_p99", "kv_cache", "cpu",
@@ -52,14 +52,16 @@ class RunResult:
     first_token_s: np.ndarray  # NaN = no first token by the end
     finish_s: np.ndarray
     rejected: np.ndarray  # bool: longer than max_model_len / KV capacity
+    timed_out: np.ndarray  # bool: abandoned by the client while queued
     pod_isvc: np.ndarray
     pod_created_s: np.ndarray
     pod_ended_s: np.ndarray  # NaN = still running at the end
     gpus_per_replica: np.ndarray  # (m,)
     timeline: list[tuple[object, ...]]  # rows in TIMELINE_COLUMNS order
     scale_events: list[tuple[float, int, int, int]]  # (t, isvc, old, new)
-    end_s: float
+    end_s: float  # horizon: GPU time, timeline and scale events are counted up to here
     interval_s: float
+    drained_s: float = math.nan  # where the simulation stopped (horizon + drain)
 
 
 class _Loop:
@@ -68,7 +70,7 @@ class _Loop:
         self.trace, self.sim, self.fleet, self.scaler = trace, sim, fleet, scaler
         self.interval_s = interval_s
         self.serving = Serving(trace, [sim.serving_for(k) for k in trace.keys],
-                               routing=sim.routing)
+                               routing=sim.routing, timeout_s=sim.request_timeout_s)
         self.observer = Observer(self.serving, window_s=sim.metrics_window_s)
         m = len(trace.keys)
         self.spec = [0] * m
@@ -78,6 +80,7 @@ class _Loop:
         self.scale_events: list[tuple[float, int, int, int]] = []
         self.events: list[tuple[float, int, int]] = []
         self.signals: dict[str, np.ndarray] = {}
+        self.horizon_s = math.inf
 
     def scale(self, k: int, t: float, new: int) -> None:
         s, old = self.serving, self.spec[k]
@@ -121,11 +124,13 @@ class _Loop:
                 self.scale(k, t, 0)
 
     def record(self, t: float) -> None:
+        if t > self.horizon_s:
+            return
         s, sig = self.serving, self.signals
         for k, (ns, name) in enumerate(self.trace.keys):
             desired, pressure, reason = self.scaler.explain(k)
             starting = sum(1 for p in s.alive[k] if s.state[p] == STARTING)
-            waiting = len(s.queue[k]) + sum(len(s.local[p]) for p in s.alive[k])
+            waiting = total_waiting(s, k)
             running = sum(s.nrun[p] for p in s.alive[k])
             rate = float(sig["requests"][k])
             needed = math.ceil(rate / self.fleet.capacity_rps[k] - 1e-9) if rate > 0 else 0
@@ -179,18 +184,26 @@ class _Loop:
 def simulate(trace: Trace, *, sim: SimParams, fleet: Fleet, scaler: Autoscaler,
              interval_s: float, end_s: float | None = None,
              progress: Callable[[float], None] | None = None) -> RunResult:
-    """Run one autoscaler over the trace until `end_s` (default: the last arrival + 1 s)."""
-    end = trace.duration_s + 1.0 if end_s is None else end_s
+    """Run one autoscaler over the trace up to the horizon `end_s` (default: the last arrival
+    + 1 s), then on for a drain period (request_timeout_s, at most 10 min) so that requests
+    of the last minutes get an outcome; costs and the timeline stop at the horizon."""
+    horizon = trace.duration_s + 1.0 if end_s is None else end_s
     loop = _Loop(trace, sim, fleet, scaler, interval_s)
-    loop.run(end, progress)
+    loop.horizon_s = horizon
+    drained = horizon + min(sim.request_timeout_s, 600.0)
+    loop.run(drained, progress)
     s = loop.serving
     gpus = np.array([sim.serving_for(k).gpus_per_replica for k in trace.keys])
+    created = np.minimum(np.array(s.created_s), horizon)
+    ended = np.minimum(np.nan_to_num(np.array(s.ended_s), nan=horizon), horizon)
     return RunResult(
         label=scaler.label, trace=trace, first_token_s=np.array(s.first_token_s),
         finish_s=np.array(s.finish_s), rejected=np.frombuffer(bytes(s.rejected), np.uint8) > 0,
-        pod_isvc=np.array(s.pod_isvc, np.int64), pod_created_s=np.array(s.created_s),
-        pod_ended_s=np.array(s.ended_s), gpus_per_replica=gpus, timeline=loop.timeline,
-        scale_events=loop.scale_events, end_s=end, interval_s=interval_s)
+        timed_out=np.frombuffer(bytes(s.timed_out), np.uint8) > 0,
+        pod_isvc=np.array(s.pod_isvc, np.int64), pod_created_s=created, pod_ended_s=ended,
+        gpus_per_replica=gpus, timeline=loop.timeline,
+        scale_events=[e for e in loop.scale_events if e[0] <= horizon], end_s=horizon,
+        interval_s=interval_s, drained_s=drained)
 
 
 def fleet_for(trace: Trace, *, sim: SimParams, min_replicas: Sequence[int] | np.ndarray,

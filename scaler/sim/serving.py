@@ -7,8 +7,9 @@ admission, so there is no preemption; kv utilisation = reserved / capacity). A r
 input + output above max_model_len or the KV capacity is rejected (HTTP 400).
 
 Routing of each ISVC's requests over its ready pods:
-* `least_request` — to the pod with the fewest outstanding requests (running + queued), as
-  Envoy/Istio's LEAST_REQUEST; the request then waits in that pod's queue.
+* `least_request` — Envoy/Istio's LEAST_REQUEST: of two pods drawn at random (power of two
+  choices, from a generator seeded with `seed`), the one with fewer outstanding requests
+  (running + queued); the request then waits in that pod's queue.
 * `round_robin` — to the next pod in turn (a plain Kubernetes Service).
 * `central` — a gateway queue: a request waits there until some ready pod has room (as an
   inference gateway with flow control; exactly M/M/c without batching).
@@ -22,7 +23,7 @@ always finish. A removed pod stops receiving requests at once, finishes what it 
 from __future__ import annotations
 
 import heapq
-import math
+import random
 from collections import deque
 from collections.abc import Sequence
 
@@ -47,7 +48,7 @@ class Serving(Replicas):
     """All replicas of all ISVCs of one trace; `advance(t)` moves the model to time t."""
 
     def __init__(self, trace: Trace, serving: Sequence[ServingParams], *, routing: str,
-                 timeout_s: float = INF) -> None:
+                 timeout_s: float = INF, seed: int = 0) -> None:
         if routing not in ROUTINGS:
             raise ValueError(f"routing = {routing}, must be one of {', '.join(ROUTINGS)}")
         super().__init__(trace, serving)
@@ -63,6 +64,7 @@ class Serving(Replicas):
         self.queue: list[deque[int]] = [deque() for _ in range(m)]  # gateway queue per ISVC
         self.arrivals = [0] * m
         self._rr = [0] * m
+        self._random = random.Random(seed).random
 
     def set_ready(self, p: int, t: float) -> None:
         """Pod p finished starting at t: it joins routing and takes waiting requests."""
@@ -74,9 +76,13 @@ class Serving(Replicas):
             self._pull(p, t)
             self.resched(p)
             return
-        q = self.queue[k]
+        q, limit = self.queue[k], t - self.timeout_s
         while q:
-            self._route(k, q.popleft(), t)
+            j = q.popleft()
+            if self.arrival_s[j] < limit:
+                self.timed_out[j] = 1
+            else:
+                self._route(k, j, t)
 
     def remove_pod(self, p: int, t: float) -> None:
         """Scale-down of pod p at t: starting pods vanish, ready pods drain then end."""
@@ -90,18 +96,13 @@ class Serving(Replicas):
         """Send request j of ISVC k (with ≥ 1 ready pod) to a pod's queue."""
         ready = self.ready[k]
         n = len(ready)
-        start = self._rr[k] % n
-        self._rr[k] += 1
-        p = ready[start]
-        if self.routing == "least_request":
-            best = INF
-            for i in range(n):
-                q = ready[(start + i) % n]
-                load = self.nrun[q] + len(self.local[q])
-                if load < best:
-                    p, best = q, load
-                    if load == 0:
-                        break
+        if self.routing == "least_request" and n > 1:
+            p, q = ready[int(self._random() * n)], ready[int(self._random() * n)]
+            if self.nrun[q] + len(self.local[q]) < self.nrun[p] + len(self.local[p]):
+                p = q
+        else:
+            p = ready[self._rr[k] % n]
+            self._rr[k] += 1
         if not self.local[p] and self.fits(p, j):
             self.advance_pod(p, t)
             self.admit(p, j, t)
@@ -183,6 +184,3 @@ def total_waiting(serving: Serving, k: int) -> int:
     they reach a queue head)."""
     return len(serving.queue[k]) + sum(len(serving.local[p]) for p in serving.alive[k])
 
-
-def _unused() -> float:
-    return math.nan

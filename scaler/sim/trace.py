@@ -169,21 +169,37 @@ def slot_s(trace: Trace) -> float:
     return float(np.median(gaps[gaps > 0]))
 
 
-def rate_scale(trace: Trace, *, factor: float, rng: np.random.Generator) -> Trace:
-    """Scale the request rate by thinning (factor < 1) or duplicating (factor > 1).
+RATE_METHODS = ("duplicate", "overlay")
 
-    Each request is kept floor(factor) times, plus once more with probability frac(factor);
-    copies after the first are moved uniformly into the gap before the next request, so
-    the rate profile keeps its shape without piling copies on one instant.
+
+def rate_scale(trace: Trace, *, factor: float, rng: np.random.Generator,
+               method: str = "duplicate") -> Trace:
+    """Scale the request rate by thinning (factor < 1) or adding copies (factor > 1).
+
+    Each request is kept floor(factor) times, plus once more with probability frac(factor).
+    `duplicate`: copies after the first move uniformly into the gap before the next request,
+    so the rate profile keeps its shape, bursts included (a burst of 60 becomes 60 × factor).
+    `overlay`: copy c ≥ 1 is the whole trace shifted circularly by a random offset, as if
+    independent tenants sent the same kind of traffic: bursts no longer line up, so the
+    aggregate is smoother (what more users of one service usually look like).
     """
     if factor <= 0:
         raise ValueError(f"rate scale = {factor}, must be > 0")
+    if method not in RATE_METHODS:
+        raise ValueError(f"rate method = {method}, must be one of {', '.join(RATE_METHODS)}")
     copies = np.floor(factor) + (rng.random(trace.n) < factor - np.floor(factor))
     index = np.repeat(np.arange(trace.n), copies.astype(np.int64))
     if index.size == 0:
         raise DataError(f"{trace.source}: rate scale {factor} kept no requests")
     first = np.ones(index.size, dtype=bool)
     first[1:] = index[1:] != index[:-1]
+    rank = np.arange(index.size) - np.maximum.accumulate(np.where(first, np.arange(index.size),
+                                                                  0))
+    if method == "overlay":
+        period = trace.duration_s + (trace.duration_s / max(trace.n - 1, 1) or 1.0)
+        offsets = np.concatenate([[0.0], rng.uniform(0.0, period, int(copies.max()))])
+        t = (trace.time_s[index] + offsets[rank]) % period
+        return trace.take(index, t)
     gap = np.diff(trace.time_s, append=trace.time_s[-1])
     t = trace.time_s[index] + np.where(first, 0.0, rng.uniform(0.0, 1.0, index.size) * gap[index])
     return trace.take(index, t)

@@ -115,8 +115,7 @@ def test_old_states_stay_valid(data: st.DataObject):
         pair = Pair(params, state, oracle)
         pair.step(data.draw(tick_strategy(params)), f"tick {t}")
         versions.append((pair.state, oracle))
-    for state, oracle in versions:
-        assert state.history.shape == (params.ring_ticks, params.n)
+    assert all(state.history.shape == (params.ring_ticks, params.n) for state, _ in versions)
 
 
 @settings(max_examples=60, deadline=None)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from scaler.policy import REASONS, PolicyParams, PolicyState, step
+from tests import reference_policy
 from tests.policy.helpers import INF, NAN, run_ticks, trace
 
 Tick = tuple[float, float]  # (cpu, current)
@@ -194,3 +195,41 @@ def test_decision_dtypes():
     assert decision.recommendation.dtype == np.int64
     assert decision.current.dtype == np.float64
     assert state.nbytes == 3 * 2 * (20 + 1)
+
+
+def test_no_isvcs():
+    params = PolicyParams.uniform(0, targets={"cpu": 1.0}, interval_s=15)
+    decision, state = step(PolicyState.empty(params), params, {"cpu": np.empty(0)}, np.empty(0))
+    assert decision.desired.shape == (0,)
+    assert state.select(np.empty(0, dtype=np.int64), params).n == 0
+
+
+def test_state_for_other_params_is_rejected():
+    small = PolicyParams.uniform(2, targets={"cpu": 1.0}, interval_s=15)
+    longer = PolicyParams.uniform(2, targets={"cpu": 1.0}, interval_s=15, scale_down_window_s=600)
+    with pytest.raises(ValueError, match=r"use state\.select"):
+        step(PolicyState.empty(small), longer, {"cpu": np.ones(2)}, np.ones(2))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        pytest.param("current", np.ones(3), r"current: shape \(3,\), expected \(2,\)",
+                     id="current"),
+        pytest.param("signals", np.ones((2, 2)), r"signals: shape \(2, 2\), expected \(2, 1\)",
+                     id="matrix"),
+    ],
+)
+def test_input_shapes_are_checked(field: str, value: np.ndarray, message: str):
+    params = PolicyParams.uniform(2, targets={"cpu": 1.0}, interval_s=15)
+    args = {"signals": {"cpu": np.ones(2)}, "current": np.ones(2)}
+    args[field] = value
+    with pytest.raises(ValueError, match=message):
+        step(PolicyState.empty(params), params, args["signals"], args["current"])
+
+
+def test_reasons_contract():
+    assert REASONS == reference_policy.REASONS == (
+        "clamped-max", "clamped-min", "panic", "scale-up", "scale-down", "no-data",
+        "stabilizing", "hold",
+    )

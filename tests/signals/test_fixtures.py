@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scaler.config import Config
 from scaler.devtools import PrometheusProcess
+from scaler.signals import SignalFrame
 from scaler.source import PromSignalSource
 from tests.conftest import FIXTURES
 
@@ -39,7 +40,7 @@ def fixture_p99(q: float = 0.99) -> float:
 def test_fixtures_parse_with_the_expected_label_sets() -> None:
     vllm = families("vllm_metrics.txt")
     assert vllm["vllm:kv_cache_usage_perc"][0][1] == 0.4127
-    assert sum(v for _, v in vllm["vllm:request_success"] if True) == 600
+    assert sum(v for _, v in vllm["vllm:request_success"]) == 600
     k8s = families("k8s_metrics.txt")
     cpu = k8s["container_cpu_usage_seconds"]
     assert {lab["container"] for lab, _ in cpu} == {"", "kserve-container", "queue-proxy"}
@@ -51,30 +52,23 @@ def test_fixtures_parse_with_the_expected_label_sets() -> None:
 
 
 @pytest.fixture(scope="module")
-async def frame(prometheus_ready: PrometheusProcess, make_config: Callable[..., Config]) -> object:
-    config = make_config(prometheus_ready.url)
-    source = PromSignalSource.from_config(config)
+def frame(prometheus_ready: PrometheusProcess, make_config: Callable[..., Config]) -> SignalFrame:
+    source = PromSignalSource.from_config(make_config(prometheus_ready.url))
     try:
-        return await source.fetch(round(time.time() - 1.0, 3))
+        return asyncio.run(source.fetch(round(time.time() - 1.0, 3)))
     finally:
         source.close()
 
 
 @pytest.mark.parametrize("isvc", ["llama", "llama-us", "llama-old"])
-async def test_default_queries_over_fixture_samples(frame: object, isvc: str) -> None:
-    from scaler.signals import SignalFrame
-
-    assert isinstance(frame, SignalFrame) and not frame.failed
+def test_default_queries_over_fixture_samples(frame: SignalFrame, isvc: str) -> None:
+    assert not frame.failed
     row = dict(zip(frame.signals, frame.values[frame.keys.index(("llm", isvc))], strict=True))
     assert row["latency_p99"] == pytest.approx(fixture_p99(), rel=1e-9)
     assert row["kv_cache"] == pytest.approx(0.4127, rel=1e-12)
     assert row["replicas"] == 1
-    assert row["requests"] == pytest.approx(600 / GROWTH_S, rel=0.02)
+    assert row["requests"] == pytest.approx(600 / GROWTH_S, rel=1e-6)
     if isvc == "llama":  # cAdvisor pod llama-predictor-00001-deployment-... → isvc "llama"
-        assert row["cpu"] == pytest.approx(1821.118203 / GROWTH_S / 8, rel=0.02)
+        assert row["cpu"] == pytest.approx(1821.118203 / GROWTH_S / 8, rel=1e-6)
     else:
         assert row["cpu"] != row["cpu"]  # NaN: no pod of that name
-
-
-def test_fixture_dir_is_the_shared_one() -> None:
-    assert FIXTURES == Path("/work/shared/fixtures")

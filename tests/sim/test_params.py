@@ -13,8 +13,9 @@ def test_empty_section_gives_documented_defaults() -> None:
     sim = parse_sim_params(None)
     assert sim == SimParams()
     assert sim.serving == PROFILES["a100-80gb-llama3.1-8b"]
-    assert (sim.ttft_slo_s, sim.routing, sim.keda_polling_interval_s, sim.hpa_sync_period_s,
-            sim.hpa_tolerance) == (2.0, "round_robin", 30.0, 15.0, 0.1)
+    assert (sim.ttft_slo_s, sim.routing, sim.request_timeout_s, sim.keda_polling_interval_s,
+            sim.hpa_sync_period_s, sim.hpa_tolerance) == (2.0, "least_request", 300.0, 30.0,
+                                                          15.0, 0.1)
     assert sim.serving.kv_cache_tokens == 30_832 * 16
 
 
@@ -24,13 +25,14 @@ def test_overrides_and_per_isvc_profiles() -> None:
         "serving": {"startup": "90s", "max_num_seqs": 128},
         "keda": {"polling_interval": "10s"}, "hpa": {"sync_offset": 0},
         "baselines": {"keda_signal": "kv_cache", "keda_threshold": 0.7},
-        "initial_replicas": 3,
+        "initial_replicas": 3, "request_timeout": "none",
         "isvcs": {"prod/a": {"serving": {"startup": "10s"}},
                   "prod/b": {"profile": "a100-80gb-llama3.1-8b"}}})
     assert sim.serving.startup_s == 90.0 and sim.serving.max_num_seqs == 128
     assert sim.serving.gpus_per_replica == 4.0
     assert (sim.ttft_slo_s, sim.routing, sim.keda_polling_interval_s) == (1.5, "central", 10.0)
     assert (sim.keda_signal, sim.keda_threshold, sim.initial_replicas) == ("kv_cache", 0.7, 3)
+    assert sim.request_timeout_s == float("inf")
     a, b = sim.serving_for(("prod", "a")), sim.serving_for(("prod", "b"))
     assert (a.startup_s, a.max_num_seqs, a.gpus_per_replica) == (10.0, 128, 4.0)
     assert b == PROFILES["a100-80gb-llama3.1-8b"]
@@ -43,7 +45,9 @@ def test_overrides_and_per_isvc_profiles() -> None:
     ({"profile": "tpu"}, "simulation.profile = tpu, must be one of"),
     ({"ttft_slo": "-2s"}, "simulation.ttft_slo = -2s, must be > 0"),
     ({"ttft_slo": "soon"}, "simulation.ttft_slo = soon, must be a duration"),
-    ({"routing": "random"}, "simulation.routing = random, must be one of round_robin, central"),
+    ({"routing": "random"}, "simulation.routing = random, must be one of least_request, "
+                            "round_robin, central"),
+    ({"request_timeout": "0s"}, "simulation.request_timeout = 0s, must be > 0"),
     ({"serving": {"max_num_seqs": 0}}, "simulation.serving.max_num_seqs = 0, must be ≥ 1"),
     ({"serving": {"max_num_seqs": 2.5}}, "simulation.serving.max_num_seqs = 2.5, must be an "
                                          "integer"),
@@ -60,7 +64,7 @@ def test_overrides_and_per_isvc_profiles() -> None:
     ({"isvcs": {"nons": {}}}, 'simulation.isvcs.nons = nons, must be of the form'),
     ({"isvcs": {"a/b": {"serving": {"startup": -1}}}},
      "simulation.isvcs.a/b.serving.startup = -1, must be ≥ 0"),
-], ids=["not-mapping", "typo", "profile", "negative-slo", "bad-duration", "routing",
+], ids=["not-mapping", "typo", "profile", "negative-slo", "bad-duration", "routing", "timeout",
         "zero-seqs", "fractional-seqs", "bool-number", "seqs-over-batch", "bad-startup",
         "zero-poll", "negative-tolerance", "utilization", "keda-signal", "attainment",
         "initial", "isvc-key", "isvc-serving"])

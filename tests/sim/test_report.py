@@ -24,7 +24,7 @@ def _result(first: list[float], rejected: list[bool], *, end_s: float = 100.0) -
         for t, p99, ready, need in ((0.0, 1.0, 2, 1), (15.0, 3.0, 1, 2), (30.0, NAN, 2, 2))]
     return RunResult(
         label="x", trace=trace, first_token_s=np.array(first), finish_s=np.array(first) + 1,
-        rejected=np.array(rejected), pod_isvc=np.array([0, 0]),
+        rejected=np.array(rejected), timed_out=np.zeros(5, bool), pod_isvc=np.array([0, 0]),
         pod_created_s=np.array([0.0, 50.0]), pod_ended_s=np.array([NAN, 80.0]),
         gpus_per_replica=np.array([2.0]), timeline=timeline,
         scale_events=[(50.0, 0, 1, 2), (80.0, 0, 2, 1)], end_s=end_s, interval_s=15.0)

@@ -147,3 +147,31 @@ def test_invariants(seed: int, pods: int, routing: str, kv: int, seqs: int) -> N
     assert np.all(fin[served] >= ft[served])
     assert s.kv == [0] * pods and s.nrun == [0] * pods
     assert sum(s.completed) == served.sum() and sum(map(sum, s.ttft_hist)) == served.sum()
+
+
+def test_least_request_avoids_the_loaded_pod() -> None:
+    """Power of two choices: the backlogged pod gets a new request only when drawn twice."""
+    serving = dataclasses.replace(BASE, max_num_seqs=1)
+    times = [0.0] * 20 + list(np.linspace(1.0, 2.0, 60))
+    s = _fleet(make_trace(times, [100] * 80, [5000] * 80), serving, 1, routing="least_request")
+    s.advance(0.5)
+    assert s.nrun[0] + len(s.local[0]) == 20
+    for _ in range(3):  # three idle pods join
+        s.set_ready(s.add_pod(0, 0.5), 0.5)
+    s.advance(2.5)
+    loads = [s.nrun[p] + len(s.local[p]) for p in range(4)]
+    assert sum(loads) == 80
+    assert loads[0] - 20 <= 6  # ≈ 60 / 16 expected
+    assert min(loads[1:]) >= 12  # each idle pod takes a fair share of the ≈ 57 others
+
+
+def test_queued_requests_are_abandoned_after_the_timeout() -> None:
+    serving = dataclasses.replace(BASE, max_num_seqs=1)
+    # each request decodes 2000 tokens ≈ 20.5 s; the third waits ≈ 41 s > 30 s timeout
+    s = Serving(make_trace([0.0, 0.1, 0.2], [10] * 3, [2000] * 3), [serving],
+                routing="round_robin", timeout_s=30.0)
+    s.set_ready(s.add_pod(0, 0.0), 0.0)
+    s.advance(math.inf)
+    assert list(s.timed_out) == [0, 0, 1]
+    assert math.isfinite(s.finish_s[1]) and math.isnan(s.first_token_s[2])
+    assert s.nrun[0] == 0 and not s.local[0]

@@ -1,0 +1,52 @@
+"""The result of one policy step (DESIGN §3) and its reason codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+REASONS: tuple[str, ...] = (
+    "clamped-max",
+    "clamped-min",
+    "panic",
+    "scale-up",
+    "scale-down",
+    "no-data",
+    "stabilizing",
+    "hold",
+)
+"""Reason strings; a Decision's `reason` code indexes this tuple (first match wins, §3 order)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Decision:
+    """One step's result for n ISVCs (arrays of shape (n,)).
+
+    desired: int64 replicas; pressure: float64 (NaN = no data); reason: int8 code into
+    REASONS; active: bool; recommendation: int64 `r` before stabilisation; current: float64
+    `c` used (after step 0).
+    """
+
+    desired: np.ndarray
+    pressure: np.ndarray
+    reason: np.ndarray
+    active: np.ndarray
+    recommendation: np.ndarray
+    current: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> Decision:
+        """Uninitialised arrays for n ISVCs."""
+        return cls(
+            desired=np.empty(n, np.int64),
+            pressure=np.empty(n, np.float64),
+            reason=np.empty(n, np.int8),
+            active=np.empty(n, np.bool_),
+            recommendation=np.empty(n, np.int64),
+            current=np.empty(n, np.float64),
+        )
+
+    def reason_names(self) -> list[str]:
+        """Reason codes as REASONS strings."""
+        return [REASONS[int(code)] for code in self.reason]
