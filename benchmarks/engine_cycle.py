@@ -14,23 +14,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
+import multiprocessing as mp
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from string import Template
 
 import numpy as np
 from prometheus_client import CollectorRegistry
 
 from scaler.config import parse_config
-from scaler.devtools import Fleet, PrometheusProcess
+from scaler.devtools import Fleet, PrometheusProcess, ScrapeTarget
 from scaler.engine import Engine, align_tick
 from scaler.metrics import ScalerMetrics
 from scaler.prom import PromClient
 from scaler.queries import SIGNAL_NAMES
+from scaler.signals import SignalFrame, SignalHistory
 from scaler.snapshot import SnapshotStore
+from scaler.source import PromSignalSource
 
 KV = '__name__=~"vllm[:_](kv_cache_usage_perc|gpu_cache_usage_perc)"'
 ID = 'namespace="$ns",isvc="$name"'
@@ -60,22 +66,45 @@ def main() -> int:
     ap.add_argument("--keda-workers", type=int, default=16,
                     help="concurrent per-ISVC queries (KEDA polls ScaledObjects in parallel)")
     args = ap.parse_args()
-    fleet = Fleet.synthetic(args.isvcs)
-    fleet.set_all(pods=1)
     t0 = time.perf_counter()
-    with fleet.serve(shards=4) as server, PrometheusProcess(server.targets(),
-                                                            scrape_interval_s=5.0) as prom:
+    with fleet_process(args.isvcs, shards=4) as (targets, keys), PrometheusProcess(
+            targets, scrape_interval_s=5.0) as prom:
         prom.wait_scraped(scrapes=3, timeout_s=120)
         wait = args.warmup - (time.perf_counter() - t0)
         if wait > 0:
             print(f"waiting {wait:.0f}s so the 1m rate windows are full…", file=sys.stderr)
             time.sleep(wait)
         batched, per_cycle, n_isvcs, values = asyncio.run(engine_cycles(prom.url, args.cycles))
-        keda_s, keda_queries, keda_values = keda_cycle(prom.url, fleet.isvc_keys(),
-                                                       args.keda_workers)
+        keda_s, keda_queries, keda_values = keda_cycle(prom.url, keys, args.keda_workers)
     report(args, batched, per_cycle, n_isvcs, keda_s, keda_queries)
     check_same(values, keda_values)
     return 0
+
+
+@contextlib.contextmanager
+def fleet_process(
+    n: int, *, shards: int,
+) -> Iterator[tuple[list[ScrapeTarget], list[tuple[str, str]]]]:
+    """The synthetic exporters in a child process, so rendering 2,000 ISVCs per scrape does not
+    compete for this process' GIL with the engine being measured."""
+    parent, child = mp.Pipe()
+    proc = mp.get_context("fork").Process(target=_serve_fleet, args=(n, shards, child),
+                                          daemon=True)
+    proc.start()
+    addresses, keys = parent.recv()
+    try:
+        yield [ScrapeTarget(a, job=f"fleet-{i}") for i, a in enumerate(addresses)], keys
+    finally:
+        parent.send("stop")
+        proc.join(10)
+
+
+def _serve_fleet(n: int, shards: int, conn: Connection) -> None:
+    fleet = Fleet.synthetic(n)
+    fleet.set_all(pods=1)
+    with fleet.serve(shards=shards) as server:
+        conn.send((server.addresses, fleet.isvc_keys()))
+        conn.recv()
 
 
 async def engine_cycles(
@@ -83,7 +112,9 @@ async def engine_cycles(
 ) -> tuple[list[float], float, int, dict[tuple[str, str], float]]:
     config = parse_config(CONFIG.format(url=url))
     metrics = ScalerMetrics(CollectorRegistry())
-    engine = Engine(config=config, store=SnapshotStore(clock=time.time), metrics=metrics)
+    source = TimedSource(PromSignalSource.from_config(config, metrics=metrics))
+    engine = Engine(config=config, store=SnapshotStore(clock=time.time), metrics=metrics,
+                    source=source)
     times = []
     tick = align_tick(time.time() - 1, 1.0)
     for i in range(cycles):
@@ -91,11 +122,31 @@ async def engine_cycles(
         snap = await engine.tick(tick + i * 0.001)
         times.append(time.perf_counter() - started)
         assert snap is not None
+    rest = [t - f for t, f in zip(times, source.seconds, strict=True)]
+    print(f"breakdown (median): queries + parse {statistics.median(source.seconds):.3f} s, "
+          f"policy + snapshot + metrics {statistics.median(rest):.3f} s", file=sys.stderr)
     queries = sum(metrics.registry.get_sample_value("isvc_scaler_queries_total",
                                                     {"signal": s}) or 0 for s in SIGNAL_NAMES)
     assert engine.last is not None
     kv = dict(zip(engine.last.keys, engine.last.frame.column("kv_cache").tolist(), strict=True))
     return times, queries / cycles, len(snap.entries), kv
+
+
+class TimedSource:
+    """A SignalSource recording how long each fetch took."""
+
+    def __init__(self, inner: PromSignalSource) -> None:
+        self.inner = inner
+        self.seconds: list[float] = []
+
+    async def fetch(self, time_s: float) -> SignalFrame:
+        started = time.perf_counter()
+        frame = await self.inner.fetch(time_s)
+        self.seconds.append(time.perf_counter() - started)
+        return frame
+
+    async def fetch_range(self, *, start_s: float, end_s: float, step_s: float) -> SignalHistory:
+        return await self.inner.fetch_range(start_s=start_s, end_s=end_s, step_s=step_s)
 
 
 def keda_cycle(

@@ -42,7 +42,8 @@ def build_trace(args: argparse.Namespace) -> tuple[tr.Trace, dict[str, Any], lis
     if args.start or args.duration is not None:
         trace = tr.window(trace, start_s=args.start,
                           duration_s=np.inf if args.duration is None else args.duration)
-        steps.append(f"window {args.start:g}s+{args.duration}s")
+        end = "end" if args.duration is None else f"{args.start + args.duration:g} s"
+        steps.append(f"window [{args.start:g} s, {end})")
     slot = tr.slot_s(trace)
     width = 0.0
     if args.jitter == "auto":

@@ -157,7 +157,7 @@ class Replicas:
         nb, tu = self._nb[p], self._tu[p]
         if self._pfq[p]:
             rem = self._pfrem[p]
-            chunk = budget - nb if budget - nb > 1 else 1
+            chunk: float = budget - nb if budget - nb > 1 else 1
             pending = rem + self._pfrest[p]
             if pending < chunk:
                 chunk = pending

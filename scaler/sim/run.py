@@ -5,7 +5,10 @@ Schedule (all times in simulated seconds from the trace's start, events at equal
 this order): pod ready (created + startup_s) → Prometheus scrape (every scrape_interval_s) →
 scaler tick (every config interval, the policy decides) → HPA sync (every hpa_sync_period_s,
 offset hpa_sync_offset_s) → KEDA poll (every keda_polling_interval_s: activation 0 ↔ 1 and
-scale-to-zero after cooldown, only where min_replicas is 0). The fleet starts with
+scale-to-zero after cooldown, only where min_replicas is 0). The HPA reads the metric at
+each sync (KEDA's default, useCachedMetrics false), with minReplicas max(1, min_replicas)
+and maxReplicas max_replicas of the ISVC's policy (as deploy/README advises for the
+ScaledObject's bounds); baselines use the same bounds. The fleet starts with
 `initial[k]` ready pods. The Deployment creates pods at once on scale-up; on scale-down it
 removes starting pods first, then the newest ready ones (ReplicaSet's deletion order).
 """
@@ -54,8 +57,8 @@ class RunResult:
     rejected: np.ndarray  # bool: longer than max_model_len / KV capacity
     timed_out: np.ndarray  # bool: abandoned by the client while queued
     pod_isvc: np.ndarray
-    pod_created_s: np.ndarray
-    pod_ended_s: np.ndarray  # NaN = still running at the end
+    pod_created_s: np.ndarray  # clipped to end_s
+    pod_ended_s: np.ndarray  # clipped to end_s (pods still running end there)
     gpus_per_replica: np.ndarray  # (m,)
     timeline: list[tuple[object, ...]]  # rows in TIMELINE_COLUMNS order
     scale_events: list[tuple[float, int, int, int]]  # (t, isvc, old, new)

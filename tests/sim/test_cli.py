@@ -39,7 +39,7 @@ def test_real_trace_end_to_end_writes_every_output(
     summary = json.loads((out / "summary.json").read_text())
     runs = [r["run"] for r in summary["runs"]]
     assert runs == ["policy", "static-peak", "hpa-cpu-70", "keda-prometheus-requests"]
-    assert summary["trace"]["transformations"] == ["window 0s+480.0s", "jitter 3s", "rate x2"]
+    assert summary["trace"]["transformations"] == ["window [0 s, 480 s)", "jitter 3s", "rate x2"]
     for run in summary["runs"]:
         assert 0 <= run["slo_attainment"] <= 1 and run["gpu_hours"] > 0
         assert run["requests"] == summary["trace"]["requests"]

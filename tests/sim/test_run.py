@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scaler.sim.jobs import Job, JobResult, run_job
 from scaler.sim.run import TIMELINE_COLUMNS
@@ -115,3 +117,24 @@ def test_baselines_run_and_behave(kind: str) -> None:
     else:  # default HPA behaviour: at most double (or +4) per 15 s, 300 s down window
         assert np.all(spec[1:] <= np.maximum(2 * spec[:-1], spec[:-1] + 4))
         assert result.summary["kind"] == kind
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 100), kv_target=st.floats(0.3, 0.95),
+       max_replicas=st.integers(1, 12), routing=st.sampled_from(["least_request", "central"]))
+def test_closed_loop_invariants(seed: int, kv_target: float, max_replicas: int,
+                                routing: str) -> None:
+    trace = synthetic(SynthSpec(kind="bursty", rate=8.0, duration=400.0, input=1500,
+                                output=100, tokens="geometric"), seed=seed)
+    config = (f"policies: {{default: {{targets: {{kv_cache: {kv_target:.3f}}}, "
+              f"max_replicas: {max_replicas}}}}}\n"
+              f"simulation: {{routing: {routing}, serving: {{kv_cache_tokens: 60000, "
+              f"startup: 30s}}}}\n")
+    result = run_job(Job("p", "policy", config, "<test>", trace))
+    s = result.summary
+    spec, ready = _column(result, "spec_replicas"), _column(result, "replicas")
+    assert np.all((spec >= 1) & (spec <= max_replicas))
+    assert np.all(ready <= max_replicas)
+    assert s["served"] + s["rejected"] + s["unfinished"] == s["requests"] == trace.n
+    assert s["gpu_hours"] >= (trace.duration_s + 1) / 3600 - 1e-6  # ≥ 1 pod all along
+    assert s["gpu_hours"] <= max_replicas * (trace.duration_s + 1) / 3600 + 1e-6
