@@ -125,6 +125,11 @@ async def engine_cycles(
     rest = [t - f for t, f in zip(times, source.seconds, strict=True)]
     print(f"breakdown (median): queries + parse {statistics.median(source.seconds):.3f} s, "
           f"policy + snapshot + metrics {statistics.median(rest):.3f} s", file=sys.stderr)
+    reg = metrics.registry
+    per_signal = {s: (reg.get_sample_value("isvc_scaler_query_duration_seconds_sum",
+                                           {"signal": s}) or 0) / cycles for s in SIGNAL_NAMES}
+    print("mean query time (concurrent): " + ", ".join(
+        f"{s} {v:.3f} s" for s, v in per_signal.items()), file=sys.stderr)
     queries = sum(metrics.registry.get_sample_value("isvc_scaler_queries_total",
                                                     {"signal": s}) or 0 for s in SIGNAL_NAMES)
     assert engine.last is not None

@@ -2,13 +2,16 @@
 
 Used by the integration tests, the benchmarks and `make demo`; never by the scaler itself.
 
-    with Fleet.synthetic(100) as fleet, PrometheusProcess([fleet.target()]) as prom:
-        prom.wait_scraped()
-        ...  # query prom.url
+    fleet = Fleet.synthetic(100, patterns=True)      # sine + bursts per ISVC
+    with fleet.serve() as server, PrometheusProcess(server.targets()) as prom:
+        prom.wait_scraped()                          # first scrape comes after ~5 s
+        ...                                          # Config with prometheus.url = prom.url
+        fleet.set(("team-0", "llm-0000"), pods=4)    # e.g. feed back the desired replicas
 """
 
 from scaler.devtools.fleet import Fleet, FleetServer, IsvcDrive, LoadPattern, ttft_fractions
 from scaler.devtools.prometheus import PrometheusProcess, ScrapeTarget, free_port
+from scaler.devtools.textfile import TextExporter
 
 __all__ = [
     "Fleet",
@@ -17,6 +20,7 @@ __all__ = [
     "LoadPattern",
     "PrometheusProcess",
     "ScrapeTarget",
+    "TextExporter",
     "free_port",
     "ttft_fractions",
 ]

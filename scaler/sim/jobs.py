@@ -6,7 +6,6 @@ and the timeline, not per-request arrays, so they are cheap to send back.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +104,3 @@ def run_job(job: Job, progress: Callable[[float], None] | None = None) -> JobRes
     summary["capacity_rps_per_replica"] = [round(float(c), 4) for c in fleet.capacity_rps]
     return JobResult(scaler.label, summary, result.timeline, result.scale_events)
 
-
-def is_finite_number(value: object) -> bool:
-    """True for an int/float that is finite (used by writers to blank NaN cells)."""
-    return isinstance(value, int | float) and math.isfinite(value)

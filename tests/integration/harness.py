@@ -326,7 +326,7 @@ class GatedProxy:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _forward  # noqa: N815
+            do_GET = do_POST = _forward
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

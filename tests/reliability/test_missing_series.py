@@ -68,7 +68,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 def test_unscrapeable_exporter_keeps_last_decision(rig: Rig) -> None:
     rig.hot_server.close()   # scrapes fail: up == 0, staleness markers, rate() dry after 5 s
-    wait_until(lambda: not rig.prom.query(f'up{{job="hot"}} == 1'), timeout_s=5,
+    wait_until(lambda: not rig.prom.query('up{job="hot"} == 1'), timeout_s=5,
                what="the hot exporter seen down")
     answers = rig.answers_for(9.0, "hot")
     assert set(answers) == {HELD["hot"]}, (

@@ -79,14 +79,14 @@ def test_two_replicas_started_apart_agree_every_tick(
     compared = 0
     for tick, seen in by_tick.items():
         if len(seen) >= 2:
-            assert all(answers == seen[0] for answers in seen), tick
+            assert all(answers == seen[0] for answers in seen), (tick, _diff(seen))
             compared += 1
     assert compared >= 4, sorted(by_tick)
     full = [seen for seen in snapshots.values() if len(seen) >= 2]
     assert len(full) >= 4
     for seen in full:
         assert len(seen[0]) >= len(keys) - 1   # edge/no-pods has no series at all
-        assert all(answers == seen[0] for answers in seen)
+        assert all(answers == seen[0] for answers in seen), _diff(seen)
     assert 4 in a_down and 1 in a_down, "the window should run out while both replicas run"
     assert {answers[idle] for answers in _merged(by_tick)} == {(1, False)}
     assert {answers[up] for answers in _merged(by_tick)} == {(4, True)}
@@ -94,3 +94,9 @@ def test_two_replicas_started_apart_agree_every_tick(
 
 def _merged(by_tick: dict[float, list[Answers]]) -> list[Answers]:
     return [seen[0] for _, seen in sorted(by_tick.items())]
+
+
+def _diff(seen: list[Answers]) -> dict[IsvcKey, list[tuple[int, bool] | None]]:
+    keys = set().union(*seen)
+    return {k: [answers.get(k) for answers in seen] for k in sorted(keys)
+            if len({answers.get(k) for answers in seen}) > 1}
