@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import math
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -63,13 +64,15 @@ def main() -> int:
     ap.add_argument("--isvcs", type=int, default=2000)
     ap.add_argument("--cycles", type=int, default=5)
     ap.add_argument("--warmup", type=float, default=65.0, help="seconds of samples to wait for")
+    ap.add_argument("--scrape-interval", type=float, default=15.0,
+                    help="seconds (15 s: a common PodMonitor interval and the scaler's default)")
     ap.add_argument("--keda-workers", type=int, default=16,
                     help="concurrent per-ISVC queries (KEDA polls ScaledObjects in parallel)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     with fleet_process(args.isvcs, shards=4) as (targets, keys), PrometheusProcess(
-            targets, scrape_interval_s=5.0) as prom:
-        prom.wait_scraped(scrapes=3, timeout_s=120)
+            targets, scrape_interval_s=args.scrape_interval) as prom:
+        prom.wait_scraped(scrapes=2, timeout_s=120)
         wait = args.warmup - (time.perf_counter() - t0)
         if wait > 0:
             print(f"waiting {wait:.0f}s so the 1m rate windows are full…", file=sys.stderr)
@@ -181,8 +184,9 @@ def keda_cycle(
 def report(args: argparse.Namespace, batched: list[float], per_cycle: float, n_isvcs: int,
            keda_s: float, keda_queries: int) -> None:
     med = statistics.median(batched)
-    print(f"engine_cycle: {n_isvcs} ISVCs (1 pod each), real Prometheus (scrape 5 s, 4 targets),"
-          f" {len(SIGNAL_NAMES)} signals, {args.cycles} cycles")
+    print(f"engine_cycle: {n_isvcs} ISVCs (1 pod each), real Prometheus (scrape "
+          f"{args.scrape_interval:g} s, 4 targets), {len(SIGNAL_NAMES)} signals, {args.cycles} "
+          f"cycles; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     rows = [
         ("queries per cycle", f"{per_cycle:.0f}", f"{keda_queries}",
          f"{keda_queries / per_cycle:.0f}×"),

@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from scaler.devtools import Fleet, PrometheusProcess  # noqa: E402
-from tests.integration.harness import ServeProcess, sample_value  # noqa: E402
+from tests.integration.harness import ServeProcess  # noqa: E402
 
 TARGET = {"p99_ms": 10.0, "rps": 3000.0, "rss_growth": 0.10}
 CONFIG = """\
@@ -71,8 +71,6 @@ class ClientPlan:
 
 def client_main(plan: ClientPlan, conn: Any) -> None:
     """Process entry point: run the plan, send the results through `conn`."""
-    import asyncio
-
     conn.send(asyncio.run(_client(plan)))
     conn.close()
 
@@ -83,14 +81,15 @@ async def _client(plan: ClientPlan) -> dict[str, Any]:
     from scaler._proto import externalscaler_pb2 as pb
     from scaler._proto import externalscaler_pb2_grpc as pb_grpc
 
-    channels = [grpc.aio.insecure_channel(plan.target, options=[("grpc.use_local_subchannel_pool",
-                                                                 1)]) for _ in range(plan.channels)]
+    channels = [grpc.aio.insecure_channel(plan.target, options=[
+        ("grpc.use_local_subchannel_pool", 1)]) for _ in range(plan.channels)]
     stubs = [pb_grpc.ExternalScalerStub(c) for c in channels]
     lat: dict[str, list[float]] = {"GetMetricSpec": [], "GetMetrics": [], "IsActive": []}
     sent: dict[str, list[float]] = {k: [] for k in lat}
     errors: list[tuple[float, str, str, str]] = []
     streams: dict[str, Any] = {"opened": 0, "first": 0, "messages": 0, "errors": []}
     rng = random.Random(plan.seed)
+    reconcile = asyncio.Semaphore(20)   # KEDA reconciles ScaledObjects with a few workers
 
     def ref(ns: str, name: str) -> Any:
         return pb.ScaledObjectRef(name=f"{name}-predictor", namespace=ns, scalerMetadata={
@@ -104,6 +103,10 @@ async def _client(plan: ClientPlan) -> dict[str, Any]:
             errors.append((time.time(), method, e.code().name, (e.details() or "")[:90]))
         lat[method].append(time.perf_counter() - t0)
         sent[method].append(t_sent)
+
+    async def get_spec(i: int, key: tuple[str, str]) -> None:
+        async with reconcile:
+            await call("GetMetricSpec", stubs[i % len(stubs)], ref(*key))
 
     async def keda_loop(i: int, key: tuple[str, str], period_s: float, hpa: bool) -> None:
         stub, r = stubs[i % len(stubs)], ref(*key)
@@ -133,11 +136,13 @@ async def _client(plan: ClientPlan) -> dict[str, Any]:
     for c in channels:
         await c.channel_ready()
     stream_tasks = [asyncio.create_task(stream_loop(i, k)) for i, k in enumerate(plan.streams)]
-    await asyncio.gather(*(call("GetMetricSpec", stubs[i % len(stubs)], ref(*k))
-                           for i, k in enumerate(plan.isvcs)))
+    await asyncio.gather(*(get_spec(i, k) for i, k in enumerate(plan.isvcs)))
+    await asyncio.sleep(max(0.0, plan.start_s - time.time()))
+    cpu0 = time.process_time()
     loops = [keda_loop(i, k, plan.poll_s, False) for i, k in enumerate(plan.isvcs)]
     loops += [keda_loop(i, k, plan.hpa_s, True) for i, k in enumerate(plan.isvcs)]
     await asyncio.gather(*loops)
+    cpu = time.process_time() - cpu0
     for task in stream_tasks:
         task.cancel()
     await asyncio.gather(*stream_tasks, return_exceptions=True)
@@ -145,7 +150,7 @@ async def _client(plan: ClientPlan) -> dict[str, Any]:
         await c.close()
     return {"lat": {k: np.array(v) for k, v in lat.items()},
             "sent": {k: np.array(v) for k, v in sent.items()},
-            "errors": errors, "streams": streams}
+            "errors": errors, "streams": streams, "cpu_s": cpu}
 
 
 def rss_bytes(pid: int) -> int:
@@ -156,10 +161,30 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def cpu_s(pid: int) -> float:
-    """utime + stime of `pid` (s)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_s(pid: int, *, thread: int | None = None) -> float:
+    """utime + stime of process `pid`, or of one of its threads (s)."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def prometheus_pid(prom: PrometheusProcess) -> int:
+    """The pid of the running `prometheus` listening on prom.port (from /proc cmdlines)."""
+    flag = f"--web.listen-address=127.0.0.1:{prom.port}".encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and flag in (entry / "cmdline").read_bytes().split(b"\0"):
+                return int(entry.name)
+        except OSError:
+            continue
+    raise RuntimeError(f"no prometheus process on port {prom.port}")
+
+
+def cpu_budget(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process; `scaler-loop` is the scaler's main thread."""
+    out = {name: cpu_s(pid) for name, pid in pids.items()}
+    out["scaler-loop"] = cpu_s(pids["scaler"], thread=pids["scaler"])
+    return out
 
 
 class TickMonitor:
@@ -196,8 +221,7 @@ def run_phase(name: str, args: argparse.Namespace, serve: ServeProcess,
               prom: PrometheusProcess, keys: list[tuple[str, str]]) -> dict[str, Any]:
     """Spawn the clients for one phase (and the fault, if any); gather and summarise."""
     period_s = 3 * args.scaled_objects / args.rate
-    setup_s = 4.0 + args.streams / 500
-    start = time.time() + setup_s
+    start = time.time() + 4.0 + args.streams / 250
     end = start + args.duration
     monitor = TickMonitor(f"{serve.http_url}/status?isvc={keys[0][0]}/{keys[0][1]}")
     ctx = mp.get_context("spawn")
@@ -211,7 +235,10 @@ def run_phase(name: str, args: argparse.Namespace, serve: ServeProcess,
         proc.start()
         procs.append(proc)
         pipes.append(parent)
-    rss0, cpu0 = rss_bytes(serve.pid), cpu_s(serve.pid)
+    time.sleep(max(0.0, start - time.time()))
+    pids = {"scaler": serve.pid, "prometheus": prometheus_pid(prom),
+            "bench (fleet, monitor)": os.getpid()}
+    cpu0, rss0, load0 = cpu_budget(pids), rss_bytes(serve.pid), os.getloadavg()[0]
     rss_samples: list[tuple[float, int]] = []
     events: dict[str, float] = {}
     while time.time() < end:
@@ -224,21 +251,26 @@ def run_phase(name: str, args: argparse.Namespace, serve: ServeProcess,
             events["start"] = time.time()
         rss_samples.append((time.time(), rss_bytes(serve.pid)))
         time.sleep(0.5)
+    pids["prometheus"] = prometheus_pid(prom)
+    cpu1 = cpu_budget(pids)
     results = [p.recv() for p in pipes]
     for p in procs:
         p.join(30)
-    cpu1 = cpu_s(serve.pid)
     monitor.stop()
+    cpu = {k: (cpu1[k] - cpu0[k]) / (end - start) for k in cpu0}
+    cpu["clients"] = sum(r["cpu_s"] for r in results) / (end - start)
+    if events:   # Prometheus was restarted: its CPU counter restarted too
+        cpu["prometheus"] = float("nan")
     return summarise(name, args, results, monitor=monitor, start=start, end=end,
-                     rss=(rss0, rss_samples), cpu=cpu1 - cpu0, events=events,
+                     rss=(rss0, rss_samples), cpu=cpu, load=load0, events=events,
                      server_metrics=serve.http("/metrics", timeout_s=10)[1])
 
 
 def summarise(name: str, args: argparse.Namespace, results: list[dict[str, Any]], *,
               monitor: TickMonitor, start: float, end: float,
-              rss: tuple[int, list[tuple[float, int]]], cpu: float, events: dict[str, float],
-              server_metrics: str) -> dict[str, Any]:
-    """Figures of one phase (latencies of RPCs sent within [start, end])."""
+              rss: tuple[int, list[tuple[float, int]]], cpu: dict[str, float], load: float,
+              events: dict[str, float], server_metrics: str) -> dict[str, Any]:
+    """Figures of one phase (RPCs sent within [start, end))."""
     lat, n_by = [], Counter[str]()
     for r in results:
         for method, values in r["lat"].items():
@@ -248,14 +280,13 @@ def summarise(name: str, args: argparse.Namespace, results: list[dict[str, Any]]
     ms = np.concatenate(lat) * 1000.0
     doc, undoc = Counter[str](), Counter[str]()
     for r in results:
-        for t, method, code, detail in r["errors"]:
+        events_ = [(t, m, c, d) for t, m, c, d in r["errors"]]
+        events_ += [(t, "StreamIsActive", c, d) for t, c, d in r["streams"]["errors"]]
+        for t, method, code, detail in events_:
             documented = code == "UNAVAILABLE" and monitor.stale_at(t, args.stale_after)
             (doc if documented else undoc)[f"{method}:{code}"] += 1
             if not documented and sum(undoc.values()) <= 3:
                 print(f"  undocumented error at +{t - start:.2f}s {method} {code}: {detail}")
-        for t, code, _ in r["streams"]["errors"]:
-            documented = code == "UNAVAILABLE" and monitor.stale_at(t, args.stale_after)
-            (doc if documented else undoc)[f"StreamIsActive:{code}"] += 1
     rss0, samples = rss
     warm = [v for t, v in samples if t >= start + min(10.0, args.duration / 4)]
     stale = [t - start for t in np.arange(start, end, 0.1) if monitor.stale_at(t, args.stale_after)]
@@ -269,10 +300,11 @@ def summarise(name: str, args: argparse.Namespace, results: list[dict[str, Any]]
                     "messages": sum(r["streams"]["messages"] for r in results),
                     "errors": sum(len(r["streams"]["errors"]) for r in results)},
         "rss_start_mb": rss0 / 2**20, "rss_warm_mb": (warm[0] if warm else rss0) / 2**20,
-        "rss_end_mb": samples[-1][1] / 2**20, "server_cpu_pct": 100 * cpu / (end - start),
-        "stale_window_s": (min(stale), max(stale)) if stale else None,
-        "prometheus_stopped_s": {k: round(v - start, 1) for k, v in events.items()},
+        "rss_end_mb": samples[-1][1] / 2**20, "cpu_cores": cpu, "loadavg_1m_at_start": load,
+        "stale_window_s": (round(min(stale), 1), round(max(stale), 1)) if stale else None,
+        "prometheus_events_s": {k: round(v - start, 1) for k, v in events.items()},
         "server_handler_p99_ms": handler_p99_ms(server_metrics),
+        "server_codes": server_codes(server_metrics),
     }
 
 
@@ -293,24 +325,36 @@ def handler_p99_ms(text: str) -> float | None:
     return next((b * 1000 for b in bounds if buckets[b] >= 0.99 * total), None)
 
 
+def server_codes(text: str) -> dict[str, float]:
+    """isvc_scaler_grpc_requests_total by method:code (cumulative since start)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f"{s.labels['method']}:{s.labels['code']}": s.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "isvc_scaler_grpc_requests"
+            for s in family.samples if s.name.endswith("_total")}
+
+
 def report(phases: list[dict[str, Any]]) -> None:
     """Print each phase, the targets and fault/steady ratios."""
     for p in phases:
-        print(f"\n== {p['phase']}: {p['rpcs']} RPCs in {p['seconds']:.0f} s "
-              f"({p['by_method']})")
-        print(f"  throughput      {p['rps']:8.0f} RPC/s   (target ≥ {TARGET['rps']:.0f})")
-        print(f"  latency (client) p50 {p['p50_ms']:.2f} ms  p99 {p['p99_ms']:.2f} ms  "
-              f"max {p['max_ms']:.1f} ms   (target p99 ≤ {TARGET['p99_ms']:g} ms)")
-        print(f"  server handler p99 ≤ {p['server_handler_p99_ms']} ms (cumulative histogram)")
+        print(f"\n== {p['phase']}: {p['rpcs']} RPCs in {p['seconds']:.0f} s {p['by_method']}")
+        print(f"  throughput       {p['rps']:7.0f} RPC/s  (target ≥ {TARGET['rps']:.0f})")
+        print(f"  latency (client) p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms, "
+              f"max {p['max_ms']:.1f} ms  (target p99 ≤ {TARGET['p99_ms']:g} ms); "
+              f"server handler p99 ≤ {p['server_handler_p99_ms']} ms")
         print(f"  errors outside the documented window: {p['errors_undocumented'] or 0}")
-        print(f"  errors inside (UNAVAILABLE, snapshot > stale_after): "
-              f"{p['errors_documented'] or 0}; stale window {p['stale_window_s']}, "
-              f"Prometheus {p['prometheus_stopped_s'] or 'up'}")
-        print(f"  streams         {p['streams']}")
+        print(f"  errors inside it (UNAVAILABLE, snapshot older than stale_after): "
+              f"{p['errors_documented'] or 0}; stale {p['stale_window_s']} s, "
+              f"Prometheus {p['prometheus_events_s'] or 'up throughout'}")
+        print(f"  streams          {p['streams']}")
         growth = p["rss_end_mb"] / p["rss_start_mb"] - 1
-        print(f"  scaler RSS      start {p['rss_start_mb']:.1f} MB, after warm-up "
-              f"{p['rss_warm_mb']:.1f} MB, end {p['rss_end_mb']:.1f} MB ({growth:+.1%}; "
-              f"target < {TARGET['rss_growth']:.0%});  scaler CPU {p['server_cpu_pct']:.0f} %")
+        print(f"  scaler RSS       start {p['rss_start_mb']:.1f} MB, +10 s "
+              f"{p['rss_warm_mb']:.1f} MB, end {p['rss_end_mb']:.1f} MB ({growth:+.1%}; target "
+              f"< {TARGET['rss_growth']:.0%})")
+        cores = ", ".join(f"{k} {v:.2f}" for k, v in p["cpu_cores"].items())
+        print(f"  CPU (cores)      {cores}; load average at start {p['loadavg_1m_at_start']:.1f}")
+        print(f"  server counters  {p['server_codes']}")
     if len(phases) == 2:
         s, f = phases
         ratios = {k: f[k] / s[k] for k in ("rps", "p50_ms", "p99_ms", "rss_end_mb")}
@@ -326,10 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=3600.0, help="offered RPC/s")
     p.add_argument("--clients", type=int, default=2, help="client processes")
     p.add_argument("--channels", type=int, default=2, help="gRPC channels per client")
-    p.add_argument("--interval", type=float, default=5.0)
+    p.add_argument("--interval", type=float, default=5.0, help="scaler interval (s)")
     p.add_argument("--stale-after", type=float, default=15.0)
-    p.add_argument("--scrape", type=float, default=5.0)
+    p.add_argument("--scrape", type=float, default=5.0, help="Prometheus scrape interval (s)")
     p.add_argument("--phases", default="steady,fault")
+    p.add_argument("--profile", type=Path, help="run the scaler under cProfile, stats here")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="scaler-load-"))
@@ -341,21 +386,26 @@ def main(argv: list[str] | None = None) -> int:
         config = work / "policy.yaml"
         config.write_text(CONFIG.format(url=prom.url, interval=args.interval,
                                         stale_after=args.stale_after))
-        with ServeProcess(config, log_path=work / "serve.log", warm_start_timeout_s=30) as serve:
+        serve = ServeProcess(config, log_path=work / "serve.log", warm_start_timeout_s=30)
+        if args.profile:
+            serve.args[1:3] = ["-m", "cProfile", "-o", str(args.profile), "-m", "scaler"]
+        with serve:
             serve.wait_ready(timeout_s=60)
-            print(f"scaler pid {serve.pid}, {len(keys)} ISVCs, Prometheus {prom.url}, "
-                  f"logs {work}; period {3 * args.scaled_objects / args.rate:.3f} s, "
-                  f"{args.clients} client processes × {args.channels} channels", flush=True)
+            print(f"scaler pid {serve.pid}: {len(keys)} ISVCs, {args.scaled_objects} "
+                  f"ScaledObjects, {args.streams} streams; poll = HPA sync = "
+                  f"{3 * args.scaled_objects / args.rate:.3f} s; {args.clients} client "
+                  f"processes × {args.channels} channels; logs {work}", flush=True)
             phases = [run_phase(name, args, serve, prom, keys)
                       for name in args.phases.split(",")]
-            tracked = sample_value(serve.http("/metrics", timeout_s=10)[1],
-                                   "isvc_scaler_isvcs_tracked")
     report(phases)
-    print(f"ISVCs tracked by the scaler: {tracked:g}" if tracked else "ISVCs tracked: ?")
+    if args.profile:
+        import pstats
+
+        print(f"\nscaler profile (main thread, by own time): {args.profile}")
+        pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(15)
     if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)},
-                                         "phases": phases, "target": TARGET}, indent=1,
-                                        default=str))
+        args.json.write_text(json.dumps({"args": vars(args), "phases": phases,
+                                         "target": TARGET}, indent=1, default=str))
     return 0
 
 

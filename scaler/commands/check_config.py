@@ -29,6 +29,10 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             config = load_config(path)
+            if config.simulation:
+                from scaler.sim.params import parse_sim_params
+
+                parse_sim_params(config.simulation)
         except ConfigError as e:
             for message in e.errors:
                 print(f"{path}: {message}", file=sys.stderr)

@@ -59,3 +59,12 @@ def test_requires_a_file(capsys: pytest.CaptureFixture[str]) -> None:
         main(["check-config"])
     assert info.value.code == 2
     assert "FILE" in capsys.readouterr().err
+
+
+def test_simulation_section_is_validated(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("simulation:\n  serving: {max_num_seqs: 0}\n")
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: simulation.serving.max_num_seqs = 0, must be ≥ 1" in err.splitlines()
