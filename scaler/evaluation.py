@@ -2,13 +2,18 @@
 
 State carry-over: row i of the new PolicyState continues the old row of the same ISVC when its
 resolved PolicySpec is unchanged, and starts fresh otherwise (new ISVC, or a config reload /
-ScaledObject `policy` metadata that changed its policy). ISVCs whose series vanished drop out.
+ScaledObject `policy` metadata that changed its policy).
+
+An ISVC whose series vanish is not forgotten at once: for `VANISHED_RETENTION_S` after it was
+last seen it stays in the evaluation with every signal missing, so it holds its last desired
+count (`no-data`) instead of falling back to `min_replicas` — no scale-down on missing data.
+This is also what `scaler replay` does for a tick without a row for an ISVC (DESIGN §6).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +36,7 @@ class Evaluation:
     params: PolicyParams
     decision: Decision
     state: PolicyState
+    last_seen_s: Mapping[IsvcKey, float] = field(default_factory=dict)
 
     @property
     def keys(self) -> tuple[IsvcKey, ...]:
@@ -48,11 +54,44 @@ def evaluate(
     metadata: Mapping[IsvcKey, str], metadata_version: int,
 ) -> Evaluation:
     """Run policy.step over `frame`, continuing `prev`'s stabilisation state where valid."""
+    frame, last_seen_s = retain_vanished(prev, frame)
     params, specs, state = _carry(prev, frame.keys, config, metadata, metadata_version)
     signals = {name: frame.column(name) for name in PRESSURE_SIGNALS}
     decision, state = step(state, params, signals, frame.column("replicas"),
                            requests=frame.column("requests"))
-    return Evaluation(frame, config, metadata_version, specs, params, decision, state)
+    return Evaluation(frame, config, metadata_version, specs, params, decision, state,
+                      last_seen_s)
+
+
+VANISHED_RETENTION_S = 3600.0
+"""How long (s) an ISVC whose series vanished keeps being evaluated as `no-data`."""
+
+
+def retain_vanished(
+    prev: Evaluation | None, frame: SignalFrame, *, retention_s: float = VANISHED_RETENTION_S
+) -> tuple[SignalFrame, dict[IsvcKey, float]]:
+    """`frame` plus all-NaN rows for ISVCs seen within `retention_s`, and last-seen times.
+
+    Example: llm-a seen at t=0 and absent at t=15 → at t=15 it is evaluated with NaN signals
+    and NaN current (so it holds its previous desired); absent until t=3615 → dropped.
+    """
+    seen = dict(prev.last_seen_s) if prev is not None else {}
+    for key in frame.keys:
+        seen[key] = frame.time_s
+    present = set(frame.keys)
+    kept = [k for k, t in seen.items()
+            if k not in present and frame.time_s - t <= retention_s]
+    seen = {k: t for k, t in seen.items() if k in present or k in kept}
+    if not kept:
+        return frame, seen
+    keys = tuple(sorted((*frame.keys, *kept)))
+    rows = {k: i for i, k in enumerate(frame.keys)}
+    values = np.full((len(keys), len(frame.signals)), np.nan)
+    for i, key in enumerate(keys):
+        j = rows.get(key)
+        if j is not None:
+            values[i] = frame.values[j]
+    return replace(frame, keys=keys, values=values), seen
 
 
 def carry_index(

@@ -109,24 +109,47 @@ async def test_isvcs_appear_and_disappear_with_their_series() -> None:
         ("scale-down", 1)]
     # B appeared at tick 2: ticks before count as its first c (4), so it holds until tick 5
     assert [r[B] for r in reasons[2:6]] == [("stabilizing", 4)] * 3 + [("scale-down", 1)]
-    assert A not in reasons[5]
-    assert sample(e, "isvc_scaler_desired_replicas", namespace="prod", isvc="a") is not None
-    # A came back at tick 6: fresh state, so it holds again
-    assert reasons[6][A] == ("stabilizing", 4)
+    # A's series vanished at tick 5: kept as no-data, holding its last desired (no scale-down)
+    assert reasons[5][A] == ("no-data", 1)
+    assert sample(e, "isvc_scaler_desired_replicas", namespace="prod", isvc="a") == 1
+    # A came back at tick 6: its window continued (all recent recommendations ≤ 1)
+    assert reasons[6][A] == ("scale-down", 1)
     assert sample(e, "isvc_scaler_isvcs_tracked") == 2
 
 
+async def test_vanished_isvc_holds_then_is_forgotten_after_retention() -> None:
+    from scaler.evaluation import VANISHED_RETENTION_S
+
+    last = T0 + VANISHED_RETENTION_S
+    ticks = [T0, T0 + 15, last, last + 15]
+    e = engine(kv_script({T0: {A: 0.9, B: 0.5}, T0 + 15: {B: 0.5}, last: {B: 0.5},
+                          last + 15: {B: 0.5}}))
+    seen = []
+    for tick in ticks:
+        snap = await e.tick(tick)
+        assert snap is not None
+        seen.append(snap.entries.get(A))
+    assert seen[0] is not None and seen[0].desired == 8
+    assert all(s is not None and (s.reason, s.desired) == ("no-data", 8) for s in seen[1:3])
+    assert seen[3] is None
+    assert sample(e, "isvc_scaler_pressure", namespace="prod", isvc="a") is None
+
+
 async def test_vanished_isvc_label_sets_are_removed() -> None:
-    source = kv_script({T0: {A: 0.5, B: 0.5}, T0 + 15: {B: 0.5}})
+    from scaler.evaluation import VANISHED_RETENTION_S
+
+    late = T0 + 15 + VANISHED_RETENTION_S
+    source = kv_script({T0: {A: 0.5, B: 0.5}, late: {B: 0.5}})
     e = engine(source)
     await e.tick(T0)
     assert sample(e, "isvc_scaler_pressure", namespace="prod", isvc="a") == pytest.approx(0.625)
-    await e.tick(T0 + 15)
+    await e.tick(late)
+    source.clock.now_s = late
     assert sample(e, "isvc_scaler_pressure", namespace="prod", isvc="a") is None
     assert sample(e, "isvc_scaler_desired_replicas", namespace="prod", isvc="b") == 4
     assert sample(e, "isvc_scaler_decisions_total", reason="hold") == 3
-    assert sample(e, "isvc_scaler_snapshot_timestamp_seconds") == T0 + 15
-    source.clock.now_s = T0 + 20
+    assert sample(e, "isvc_scaler_snapshot_timestamp_seconds") == late
+    source.clock.now_s = late + 5
     assert sample(e, "isvc_scaler_snapshot_age_seconds") == 5
 
 
