@@ -10,7 +10,6 @@ its 10 % tolerance band it keeps the current count.
 from __future__ import annotations
 
 import json
-import math
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import grpc
 
 from scaler._proto import externalscaler_pb2 as pb
 from scaler._proto import externalscaler_pb2_grpc as pb_grpc
+from scaler.sim.control import external_average_value
 
 HPA_TOLERANCE = 0.1
 
@@ -42,16 +42,12 @@ class ScaledObject:
 
 def hpa_replicas(*, metric_value: float, target_average: float, current: int,
                  min_replicas: int, max_replicas: int) -> int:
-    """Replicas the HPA sets for an AverageValue external metric (k8s replica_calculator).
+    """Replicas the HPA sets for an AverageValue external metric, clamped to [min, max].
 
-    ratio = value / (target × current); inside 1 ± 0.1 the HPA keeps `current`, else
-    ceil(value / target), clamped to [min, max]. E.g. value 8, target 1, current 4 → 8.
+    The arithmetic (10 % tolerance band, ceil(value / target)) is the simulator's HPA
+    emulation, scaler.sim.control. E.g. value 8, target 1, current 4 → 8.
     """
-    if current > 0:
-        ratio = metric_value / (target_average * current)
-        if abs(ratio - 1.0) <= HPA_TOLERANCE:
-            return current
-    wanted = math.ceil(metric_value / target_average)
+    wanted = external_average_value(metric_value, target_average, current, HPA_TOLERANCE)
     return max(min_replicas, min(max_replicas, wanted))
 
 
