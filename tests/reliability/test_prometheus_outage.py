@@ -80,11 +80,12 @@ def test_prometheus_down_serves_last_good_then_unavailable_then_recovers(rig: Ri
     assert rig.serve.status()["tick_s"] == last_tick  # no snapshot without Prometheus
     rig.prom.start()
     t_back = time.time()
-    recovered = wait_until(lambda: all(o.desired.ok for o in rig.observe()), timeout_s=10,
-                           what="answers after Prometheus returned")
+    wait_until(lambda: all(o.desired.ok for o in rig.observe()), timeout_s=10,
+               what="answers after Prometheus returned")
+    recovery_s = time.time() - t_back
     after = rig.observe_for(3.0)
 
-    assert recovered
+    assert recovery_s < 5.0   # the next tick after Prometheus is ready (interval 1 s)
     assert all(o.desired.ok and o.active.ok for o in before)
     # last good decisions keep being served while the snapshot is younger than stale_after
     early = [o for o in during if o.t_s - last_tick < STALE_AFTER_S - 0.3]
@@ -100,7 +101,6 @@ def test_prometheus_down_serves_last_good_then_unavailable_then_recovers(rig: Ri
             assert o.desired.value == EXPECTED[o.isvc], o
             assert o.active.value is True
     assert all(o.desired.ok for o in after)
-    assert time.time() - t_back < 15
     assert rig.serve.metric("isvc_scaler_decisions_total", reason="scale-down") is None
     assert (rig.serve.metric("isvc_scaler_evaluations_total", outcome="failed") or 0) >= 3
     assert (rig.serve.metric("isvc_scaler_grpc_requests_total", method="GetMetrics",
