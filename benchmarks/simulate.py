@@ -53,7 +53,7 @@ def build_trace(name: str, hours: float, seed: int) -> tuple[tr.Trace, float]:
     """The day-long trace and the rate factor applied to the original."""
     rng = np.random.default_rng(seed)
     file, method = TRACES[name][:2]
-    trace = tr.load_trace(Path("/work/shared/traces") / file)
+    trace = tr.load_trace(Path(__file__).resolve().parents[2] / "shared" / "traces" / file)
     if tr.slot_s(trace) > 0:
         trace = tr.jitter(trace, width_s=tr.slot_s(trace), rng=rng)
     factor = PEAK_REPLICAS * _capacity(trace) / (trace.n / trace.duration_s) / 2

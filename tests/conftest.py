@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,8 @@ from scaler.devtools import Fleet, FleetServer, PrometheusProcess
 from scaler.devtools.prometheus import DEFAULT_BINARY
 from scaler.devtools.textfile import TextExporter
 from scaler.queries import DEFAULT_TEMPLATES, render_query
+from tests.shared_paths import FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures")
 FLEET_SIZE = 40
 RATE_WINDOW = "3s"
 """Rate window of the test queries: the defaults' 1m would need a minute of samples."""

@@ -15,7 +15,7 @@ from kubernetes.client import ApiClient
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-SHARED = REPO / ".." / "shared"
+SHARED = REPO.parent / "shared"
 SCALEDOBJECT_SCHEMA = SHARED / "schemas" / "keda-scaledobject.schema.json"
 
 CORE_MODELS = {

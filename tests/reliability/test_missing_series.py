@@ -49,7 +49,8 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    window = getattr(request, "param", "30s")
     calm, hot = Fleet(), Fleet()
     calm.add(NS, "calm", kv_cache=0.5, pods=2)
     hot.add(NS, "hot", kv_cache=0.95, pods=2)
@@ -58,7 +59,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         with PrometheusProcess(targets, scrape_interval_s=1.0) as prom:
             wait_scraped(prom, (NS, "hot"), (NS, "calm"))
             config = write_policy(tmp_path, policy_yaml(prom.url, timeout="0.5s",
-                                                        scale_down_window="30s"))
+                                                        scale_down_window=window))
             with ServeProcess(config, log_path=tmp_path / "serve.log") as serve:
                 serve.wait_ready()
                 wait_until(lambda: all(serve.desired(NS, n).value == v for n, v in HELD.items()),
@@ -83,3 +84,22 @@ def test_prometheus_restart_on_empty_tsdb_keeps_last_decisions(rig: Rig) -> None
     assert set(answers) <= {HELD["calm"], None}, (
         f"answers after Prometheus restarted on an empty TSDB: {answers}")
     assert rig.serve.desired(NS, "calm").value == HELD["calm"]
+
+
+@pytest.mark.parametrize("rig", ["4s"], indirect=True, ids=["window-4s"])
+def test_replica_started_during_a_metrics_outage_agrees(rig: Rig, tmp_path: Path) -> None:
+    """Two replicas behind one Service: one saw hot's series vanish and holds its decision;
+    one started later, once the vanishing lies before its warm-start history (one window),
+    must answer the same, or KEDA flips between the two answers."""
+    rig.hot_server.close()
+
+    def gone() -> bool:
+        [hot] = rig.serve.status(f"{NS}/hot")["isvcs"] or [{"signals": {"x": 1}}]
+        return all(v is None for v in hot["signals"].values())
+    wait_until(gone, timeout_s=15, what="every series of hot gone")
+    time.sleep(4.0 + 2.0)   # the 4 s window (warm-start history) plus two ticks
+    with ServeProcess(rig.serve.config, log_path=tmp_path / "late.log") as late:
+        late.wait_ready()
+        for isvc in HELD:
+            assert late.desired(NS, isvc) == rig.serve.desired(NS, isvc), isvc
+    assert rig.serve.desired(NS, "hot").value == HELD["hot"]

@@ -49,7 +49,7 @@ def test_two_replicas_started_apart_agree_every_tick(
 ) -> None:
     down = add_isvc(NS, "down", kv_cache=0.5, pods=4)     # 4, then scale-down after the window
     up = add_isvc(NS, "up", kv_cache=0.95, pods=2)        # scale-up to 4
-    idle = add_isvc(NS, "idle", kv_cache=0.1, pods=2, request_rate=0.0)  # → 1, inactive
+    idle = add_isvc(NS, "idle", kv_cache=0.1, pods=2, request_rate=0.0)  # → 1 after a window
     wait_scraped(prometheus_ready, down, up, idle)
     keys = [down, up, idle, *fleet.isvc_keys()[:12]]
     config = write_policy(tmp_path, policy_yaml(
@@ -88,7 +88,9 @@ def test_two_replicas_started_apart_agree_every_tick(
         assert len(seen[0]) >= len(keys) - 1   # edge/no-pods has no series at all
         assert all(answers == seen[0] for answers in seen), _diff(seen)
     assert 4 in a_down and 1 in a_down, "the window should run out while both replicas run"
-    assert {answers[idle] for answers in _merged(by_tick)} == {(1, False)}
+    idle_seen = [answers[idle] for answers in _merged(by_tick)]
+    assert {active for _, active in idle_seen} == {False}      # no traffic
+    assert idle_seen[-1] == (1, False)                         # 2 pods at kv 0.1: down to 1
     assert {answers[up] for answers in _merged(by_tick)} == {(4, True)}
 
 

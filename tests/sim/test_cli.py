@@ -11,8 +11,9 @@ import pytest
 from scaler.cli import main
 from scaler.sim.report import COMPARISON_COLUMNS
 from scaler.sim.run import TIMELINE_COLUMNS
+from tests.shared_paths import TRACES
 
-MOONCAKE = "/work/shared/traces/mooncake_conversation_first30m.csv"
+MOONCAKE = str(TRACES / "mooncake_conversation_first30m.csv")
 POLICY = """
 policies:
   default:

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from scaler.errors import ConfigError, DataError
 from scaler.sim import trace as tr
 from scaler.sim.synth import SynthSpec, parse_synth, synthetic
-
-TRACES = Path("/work/shared/traces")
+from tests.shared_paths import TRACES
 
 
 @pytest.mark.parametrize(("name", "rows", "duration_s", "mean_input"), [
