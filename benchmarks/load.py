@@ -13,9 +13,16 @@ phase, started again on the same port and TSDB at 2/3). Errors are split by code
 they fall in the documented UNAVAILABLE window (UNAVAILABLE while the served snapshot is older
 than stale_after, from a /status monitor).
 
+Client split: --clients spawned processes (default 2) each take every n-th ScaledObject and
+stream, with their own event loop and --channels channels (one HTTP/2 connection each); client
+and server share this machine's cores, so the CPU each side used is printed (cores, /proc).
+Latency is client-measured (send → answer), for OK answers; the server's own handler histogram
+is shown next to it. RSS is the scaler's at the phase start, 10 s in, and at the end.
+
 Targets: zero errors outside the documented window, p99 ≤ 10 ms, ≥ 3,000 RPC/s, RSS growth < 10 %.
 
     .venv/bin/python benchmarks/load.py [--duration 60] [--rate 3600] [--clients 2]
+    .venv/bin/python benchmarks/load.py --phases steady --profile /tmp/serve.prof  # cProfile
 """
 
 from __future__ import annotations
@@ -320,12 +327,13 @@ def handler_p99_ms(text: str) -> float | None:
     """P99 of isvc_scaler_grpc_request_duration_seconds over all methods (bucket upper bound)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    buckets: Counter[float] = Counter()
+    buckets: dict[float, float] = {}
     for family in text_string_to_metric_families(text):
         if family.name == "isvc_scaler_grpc_request_duration_seconds":
             for s in family.samples:
                 if s.name.endswith("_bucket"):
-                    buckets[float(s.labels["le"])] += s.value
+                    le = float(s.labels["le"])
+                    buckets[le] = buckets.get(le, 0.0) + s.value
     if not buckets:
         return None
     bounds = sorted(buckets)

@@ -97,9 +97,12 @@ def test_replica_started_during_a_metrics_outage_agrees(rig: Rig, tmp_path: Path
         [hot] = rig.serve.status(f"{NS}/hot")["isvcs"] or [{"signals": {"x": 1}}]
         return all(v is None for v in hot["signals"].values())
     wait_until(gone, timeout_s=15, what="every series of hot gone")
-    time.sleep(4.0 + 2.0)   # the 4 s window (warm-start history) plus two ticks
+    gone_tick = rig.serve.status()["tick_s"]
+    wait_until(lambda: rig.serve.status()["tick_s"] >= gone_tick + 4 + 2, timeout_s=15,
+               what="the 4 s window (warm-start history) and two ticks more")
     with ServeProcess(rig.serve.config, log_path=tmp_path / "late.log") as late:
         late.wait_ready()
         for isvc in HELD:
-            assert late.desired(NS, isvc) == rig.serve.desired(NS, isvc), isvc
+            assert late.desired(NS, isvc) == rig.serve.desired(NS, isvc), (
+                f"{isvc}: the late replica answers differently from the running one")
     assert rig.serve.desired(NS, "hot").value == HELD["hot"]

@@ -59,8 +59,8 @@ def test_two_replicas_started_apart_agree_every_tick(
         a.wait_ready()
         next_tick_boundary(INTERVAL_S, after_s=0.05)   # change well away from scrape-time races
         fleet.set(down, kv_cache=0.05)
-        wait_until(lambda: a.status(f"{NS}/down")["isvcs"][0]["reason"] == "stabilizing",
-                   timeout_s=8, what="the scale-down window opening on replica A")
+        wait_until(lambda: [e["reason"] for e in a.status(f"{NS}/down")["isvcs"]] == [
+            "stabilizing"], timeout_s=8, what="the scale-down window opening on replica A")
         with ServeProcess(config, log_path=tmp_path / "b.log") as b:
             b.wait_ready()
             by_tick: dict[float, list[Answers]] = {}
