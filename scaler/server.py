@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -90,7 +90,7 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
     async def IsActive(self, request: pb.ScaledObjectRef, context: Any) -> pb.IsActiveResponse:
         """Whether the ISVC has traffic (DESIGN §3 step 7); UNAVAILABLE when stale."""
         async with self._rpc("IsActive", context):
-            answer = await self._answer(await self._ref(request, context), context)
+            answer = self._answer(self._ref(request))
             return pb.IsActiveResponse(result=answer.active)
 
     async def GetMetricSpec(
@@ -98,7 +98,7 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
     ) -> pb.GetMetricSpecResponse:
         """One spec, `desired-replicas` with target 1, from metadata alone."""
         async with self._rpc("GetMetricSpec", context):
-            await self._ref(request, context)
+            self._ref(request)
             return _metric_spec()
 
     async def GetMetrics(
@@ -106,8 +106,7 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
     ) -> pb.GetMetricsResponse:
         """Desired replicas, as both metricValue and metricValueFloat."""
         async with self._rpc("GetMetrics", context):
-            ref = await self._ref(request.scaledObjectRef, context)
-            answer = await self._answer(ref, context)
+            answer = self._answer(self._ref(request.scaledObjectRef))
             value = pb.MetricValue(
                 metricName=request.metricName or METRIC_NAME,
                 metricValue=answer.desired, metricValueFloat=float(answer.desired))
@@ -117,13 +116,17 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
         self, request: pb.ScaledObjectRef, context: Any
     ) -> AsyncIterator[pb.IsActiveResponse]:
         """Pushes activity now and on every change; ends when the client or server goes."""
-        ref = await self._ref(request, context, method="StreamIsActive")
+        ref = await self._stream_ref(request, context, "StreamIsActive")
         self._metrics.grpc_streams.inc()
         try:
             last: bool | None = None
             while not self._closing.is_set():
                 version = self._store.version
-                answer = await self._answer(ref, context)
+                try:
+                    answer = self._answer(ref)
+                except _Reject as e:
+                    self._metrics.grpc_requests.labels("StreamIsActive", e.code.name).inc()
+                    await context.abort(e.code, e.message)
                 if answer.active != last:
                     last = answer.active
                     yield pb.IsActiveResponse(result=answer.active)
@@ -136,7 +139,7 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
         self, request: pb.ScaledObjectRef, context: Any
     ) -> AsyncIterator[pb.GetMetricSpecResponse]:
         """Sends the (constant) spec when opened, then holds the stream until either side ends."""
-        await self._ref(request, context, method="StreamMetricSpec")
+        await self._stream_ref(request, context, "StreamMetricSpec")
         self._metrics.grpc_streams.inc()
         try:
             yield _metric_spec()
@@ -146,35 +149,40 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
             self._metrics.grpc_streams.dec()
             self._metrics.grpc_requests.labels("StreamMetricSpec", "OK").inc()
 
-    async def _ref(self, request: pb.ScaledObjectRef, context: Any,
-                   method: str | None = None) -> ScaledRef:
-        """Parse and validate the ScaledObjectRef; INVALID_ARGUMENT naming the key if bad."""
-        config = self._config()
+    def _ref(self, request: pb.ScaledObjectRef) -> ScaledRef:
+        """Parse and validate the ScaledObjectRef; _Reject(INVALID_ARGUMENT) naming the key."""
         try:
             ref = parse_ref(name=request.name, namespace=request.namespace,
                             metadata=dict(request.scalerMetadata),
-                            policies=config.policy_names())
+                            policies=self._config().policy_names())
         except MetadataError as e:
-            if method:
-                self._metrics.grpc_requests.labels(method, "INVALID_ARGUMENT").inc()
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-            raise AssertionError("unreachable") from e
+            raise _Reject(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from e
         self._on_metadata(ref.key, ref.policy)
         return ref
 
-    async def _answer(self, ref: ScaledRef, context: Any) -> Answer:
-        """The ISVC's snapshot entry; min_replicas if not seen yet; UNAVAILABLE when stale."""
+    async def _stream_ref(self, request: pb.ScaledObjectRef, context: Any,
+                          method: str) -> ScaledRef:
+        """`_ref` for a streaming RPC: a rejection is counted and aborts the stream."""
+        try:
+            return self._ref(request)
+        except _Reject as e:
+            self._metrics.grpc_requests.labels(method, e.code.name).inc()
+            await context.abort(e.code, e.message)
+            raise AssertionError("unreachable") from e
+
+    def _answer(self, ref: ScaledRef) -> Answer:
+        """The ISVC's snapshot entry; min_replicas if not seen yet; _Reject(UNAVAILABLE) when
+        the snapshot is stale."""
         snap = self._store.snapshot
         if snap is None or self._store.is_stale():
-            await _abort_stale(context, None if snap is None else snap.age_s(self._store.now_s()))
-        assert snap is not None
+            raise _stale(None if snap is None else snap.age_s(self._store.now_s()))
         entry = snap.entries.get(ref.key)
         if entry is not None:
             return Answer(desired=_safe_count(entry.desired), active=bool(entry.active))
         try:
             desired = self._config().min_replicas(ref.key, ref.policy)
         except ConfigError as e:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            raise _Reject(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from e
         if ref.key not in self._unseen_logged and len(self._unseen_logged) < 100_000:
             self._unseen_logged.add(ref.key)
             log.info("ISVC %s/%s not seen in Prometheus yet: answering min_replicas=%d",
@@ -198,8 +206,23 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
         return _RpcTimer(self._metrics, method, context)
 
 
+class _Reject(Exception):
+    """An RPC answered with a gRPC status instead of a reply (counted under that code)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _stale(age_s: float | None) -> _Reject:
+    detail = ("no evaluation has completed yet" if age_s is None
+              else f"latest evaluation is {age_s:.0f}s old (past stale_after)")
+    return _Reject(grpc.StatusCode.UNAVAILABLE,
+                   f"{detail}; Prometheus may be unreachable — KEDA fallback applies")
+
+
 class _RpcTimer:
-    """Counts a unary RPC by status code and times it."""
+    """Times a unary RPC, counts it by status code, and turns a _Reject into that status."""
 
     def __init__(self, metrics: ScalerMetrics, method: str, context: Any) -> None:
         self._metrics, self._method, self._context = metrics, method, context
@@ -208,20 +231,16 @@ class _RpcTimer:
         self._t0 = time.perf_counter()
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        code = self._context.code()
-        name = code.name if isinstance(code, grpc.StatusCode) else "OK"
-        if exc_type is not None and code is None:
-            name = "UNKNOWN" if not issubclass(exc_type, asyncio.CancelledError) else "CANCELLED"
+        if exc_type is None:
+            name = "OK"
+        elif isinstance(exc, _Reject):
+            name = exc.code.name
+        else:
+            name = "CANCELLED" if issubclass(exc_type, asyncio.CancelledError) else "UNKNOWN"
         self._metrics.grpc_requests.labels(self._method, name).inc()
         self._metrics.grpc_duration.labels(self._method).observe(time.perf_counter() - self._t0)
-
-
-async def _abort_stale(context: Any, age_s: float | None) -> NoReturn:
-    detail = ("no evaluation has completed yet" if age_s is None
-              else f"latest evaluation is {age_s:.0f}s old (past stale_after)")
-    await context.abort(grpc.StatusCode.UNAVAILABLE,
-                        f"{detail}; Prometheus may be unreachable — KEDA fallback applies")
-    raise AssertionError("unreachable")
+        if isinstance(exc, _Reject):
+            await self._context.abort(exc.code, exc.message)
 
 
 def _metric_spec() -> pb.GetMetricSpecResponse:
@@ -266,6 +285,10 @@ async def start_grpc_server(
     server = grpc.aio.server(
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                 # gRPC core sheds calls waiting to be matched beyond these (defaults 1,000 and
+                 # 3,000) with CANCELLED: a KEDA operator restart polls every ScaledObject at once
+                 ("grpc.server.max_pending_requests", MAX_CONCURRENT_RPCS),
+                 ("grpc.server.max_pending_requests_hard_limit", MAX_CONCURRENT_RPCS),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)])
     pb_grpc.add_ExternalScalerServicer_to_server(service, server)
