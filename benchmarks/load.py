@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from scaler.devtools import Fleet, PrometheusProcess  # noqa: E402
-from tests.integration.harness import ServeProcess  # noqa: E402
+from tests.integration.harness import ServeProcess, wait_until  # noqa: E402
 
 TARGET = {"p99_ms": 10.0, "rps": 3000.0, "rss_growth": 0.10}
 CONFIG = """\
@@ -409,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             serve.args[1:3] = ["-m", "cProfile", "-o", str(args.profile), "-m", "scaler"]
         with serve:
             serve.wait_ready(timeout_s=60)
+            wait_until(lambda: (serve.metric("isvc_scaler_isvcs_tracked") or 0) >= args.isvcs,
+                       timeout_s=60, what="every ISVC in the served snapshot")
             print(f"scaler pid {serve.pid}: {len(keys)} ISVCs, {args.scaled_objects} "
                   f"ScaledObjects, {args.streams} streams; poll = HPA sync = "
                   f"{3 * args.scaled_objects / args.rate:.3f} s; {args.clients} client "

@@ -157,13 +157,14 @@ class Engine:
             self.store.publish(snap)
         return snap
 
-    async def warm_start(self, timeout_s: float = 30.0) -> int:
+    async def warm_start(self, timeout_s: float = 30.0, *, lookback_s: float = 0.0) -> int:
         """Rebuild stabilisation state from Prometheus history; returns ticks replayed
-        (0 = cold start, logged). Publishes the snapshot of the latest replayed tick."""
+        (0 = cold start, logged). Publishes the snapshot of the latest replayed tick.
+        History covers the longest window, or `lookback_s` if longer."""
         from scaler.warmstart import warm_start
 
         self._apply_pending()
-        return await warm_start(self, timeout_s=timeout_s)
+        return await warm_start(self, timeout_s=timeout_s, lookback_s=lookback_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Evaluate every tick until `stop` is set. A tick that overruns does not pile up:

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 
 from scaler.config import Config
 from scaler.engine import Engine
+from scaler.evaluation import VANISHED_RETENTION_S
 from scaler.http import HttpApp, HttpServer
 from scaler.metrics import ScalerMetrics
 from scaler.reload import ConfigWatcher, apply_reload_metrics
@@ -80,7 +81,10 @@ class Runtime:
     async def run(self, stop: asyncio.Event, *, warm_start_timeout_s: float = 60.0) -> None:
         """Warm start, then tick and watch the config until `stop` is set."""
         if warm_start_timeout_s > 0:
-            await self.engine.warm_start(timeout_s=warm_start_timeout_s)
+            # history back to the vanished-ISVC retention: a replica started after an ISVC's
+            # series vanished then holds it as no-data, like a replica that saw it vanish
+            await self.engine.warm_start(timeout_s=warm_start_timeout_s,
+                                         lookback_s=VANISHED_RETENTION_S)
         self.metrics.ready.set(1)
         if self.grpc is not None:
             await self.grpc.set_serving(True)

@@ -32,20 +32,21 @@ def longest_window_s(config: Config) -> float:
     return max(windows, default=0.0)
 
 
-def history_ticks(config: Config) -> int:
-    """Ticks to replay: the longest window in ticks, plus one so that the first live tick's
-    window is entirely replayed ticks (e.g. 300 s / 15 s → 21)."""
-    return max(1, math.ceil(longest_window_s(config) / config.interval_s - 1e-9)) + 1
+def history_ticks(config: Config, *, lookback_s: float = 0.0) -> int:
+    """Ticks to replay: the longest window (or `lookback_s` if longer) in ticks, plus one so
+    that the first live tick's window is entirely replayed ticks (e.g. 300 s / 15 s → 21)."""
+    span_s = max(longest_window_s(config), lookback_s)
+    return max(1, math.ceil(span_s / config.interval_s - 1e-9)) + 1
 
 
-async def warm_start(engine: Engine, *, timeout_s: float) -> int:
+async def warm_start(engine: Engine, *, timeout_s: float, lookback_s: float = 0.0) -> int:
     """Replay history into `engine`; returns the number of ticks replayed (0 = cold start)."""
     from scaler.engine import align_tick
 
     config = engine.config
     interval = config.interval_s
     last = align_tick(engine.now_s() - engine.eval_delay_s, interval)
-    ticks = history_ticks(config)
+    ticks = history_ticks(config, lookback_s=lookback_s)
     start = round(last - (ticks - 1) * interval, 3)
     try:
         history = await asyncio.wait_for(

@@ -9,7 +9,6 @@ tests/reliability).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -20,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -356,11 +355,3 @@ class GatedProxy:
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-@contextlib.contextmanager
-def serving(config: Path, log_path: Path, **kwargs: Any) -> Iterator[ServeProcess]:
-    """ServeProcess started and listening; stopped on exit."""
-    with ServeProcess(config, log_path=log_path, **kwargs) as serve:
-        serve.wait_listening()
-        yield serve

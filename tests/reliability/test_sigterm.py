@@ -98,8 +98,9 @@ async def test_sigterm_under_load_exits_cleanly(
     answered = [value for status, value in before if status == "OK"]
     assert len(answered) >= 100 and set(answered) == {4}
     lost = Counter(status for status, _ in before if status != "OK")
-    # calls queued in gRPC core when the server stops are CANCELLED (grpc/grpc#41785):
+    # calls queued in gRPC core when the server stops are CANCELLED (grpc/grpc#41785), and a
+    # call sent just before the signal may reach a server already draining (UNAVAILABLE):
     # at most the one call each caller had in flight
-    assert set(lost) <= {"CANCELLED"} and sum(lost.values()) <= CALLERS, lost
+    assert set(lost) <= {"CANCELLED", "UNAVAILABLE"} and sum(lost.values()) <= CALLERS, lost
     assert set(after) <= {"UNAVAILABLE", "CANCELLED"} and after["UNAVAILABLE"] >= 1, after
     assert "stopped" in serve.log_text()
