@@ -118,8 +118,9 @@ class Poller:
         return {(e["namespace"], e["isvc"]): e for e in doc.get("isvcs", [])}
 
 
-def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def _fmt(value: Any, spec: str, unit: str = "") -> str:
+    """`value` formatted with `spec` plus `unit`, or "-" when missing (pad the result)."""
+    return "-" if value is None else format(value, spec) + unit
 
 
 def _yes_no(value: bool | None) -> str:
@@ -137,9 +138,9 @@ def render_table(rows: Sequence[Row], *, elapsed_s: float) -> str:
         sig = st.get("signals", {})
         lines.append(
             f"{row.so.namespace + '/' + row.so.metadata['isvc']:<26} "
-            f"{_fmt(sig.get('latency_p99'), '8.3f') + 's':>9} {_fmt(sig.get('kv_cache'), '6.2f')} "
-            f"{_fmt(sig.get('cpu'), '6.2f')} {_fmt(sig.get('requests'), '7.1f')} "
-            f"{_fmt(st.get('pressure'), '8.2f')} {row.replicas:>5} "
-            f"{_fmt(row.desired, '7d')} {_yes_no(row.active):>6}  "
+            f"{_fmt(sig.get('latency_p99'), '.3f', 's'):>9} {_fmt(sig.get('kv_cache'), '.2f'):>6} "
+            f"{_fmt(sig.get('cpu'), '.2f'):>6} {_fmt(sig.get('requests'), '.1f'):>7} "
+            f"{_fmt(st.get('pressure'), '.2f'):>8} {row.replicas:>5} "
+            f"{_fmt(row.desired, 'd'):>7} {_yes_no(row.active):>6}  "
             f"{row.error or st.get('reason', '-')}")
     return "\n".join(lines)

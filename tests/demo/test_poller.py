@@ -30,3 +30,11 @@ def test_table_shows_signals_reason_and_fallback() -> None:
     assert lines[3].split() == ["prod/llama", "0.250s", "0.93", "0.40", "12.0", "1.16", "8",
                                 "8", "yes", "scale-up"]
     assert lines[4].endswith("UNAVAILABLE: stale (KEDA fallback)")
+
+
+def test_missing_values_keep_columns_aligned() -> None:
+    text = render_table([Row(SO, 2, False, 2, "", {"signals": {}, "reason": "no-data"})],
+                        elapsed_s=0)
+    header, row = text.splitlines()[1], text.splitlines()[3]
+    assert row.index("no-data") == header.index("reason")
+    assert "-s" not in row
