@@ -216,7 +216,7 @@ class _Reject(Exception):
 
 def _stale(age_s: float | None) -> _Reject:
     detail = ("no evaluation has completed yet" if age_s is None
-              else f"latest evaluation is {age_s:.0f}s old (past stale_after)")
+              else f"latest evaluation is {age_s:.1f}s old (past stale_after)")
     return _Reject(grpc.StatusCode.UNAVAILABLE,
                    f"{detail}; Prometheus may be unreachable — KEDA fallback applies")
 

@@ -252,7 +252,10 @@ def _handler(fleet: Fleet, shard: int, shards: int) -> type[BaseHTTPRequestHandl
             self.send_header("Content-Type", _CONTENT_TYPE)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the scraper (a stopped Prometheus) went away mid-answer
 
         def log_message(self, format: str, *args: Any) -> None:
             return
