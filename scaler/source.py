@@ -22,7 +22,6 @@ from scaler.prom import PromClient
 from scaler.queries import SIGNAL_NAMES
 from scaler.signals import (
     Issue,
-    ParsedMatrix,
     SignalFrame,
     SignalHistory,
     align,
@@ -92,19 +91,8 @@ class PromSignalSource:
         """Every enabled signal at `time_s`, queried concurrently; see SignalFrame."""
         names = tuple(self.queries)
         answers = await asyncio.gather(*(self._instant(s, time_s) for s in names))
-        columns: dict[str, Mapping[Any, float]] = {}
-        failed: dict[str, str] = {}
-        errors: dict[str, str] = {}
-        issues: list[Issue] = []
-        for signal, answer in zip(names, answers, strict=True):
-            if isinstance(answer, SignalError):
-                failed[signal], errors[signal] = answer.cause_kind, str(answer)
-                problems = {answer.cause_kind: str(answer)}
-            else:
-                columns[signal] = answer.values
-                issues.extend(answer.issues)
-                problems = {i.cause: i.detail for i in answer.issues}
-            self._count(signal, problems)
+        parsed, failed, errors, issues = self._partition(names, answers, count_issues=True)
+        columns = {signal: answer.values for signal, answer in parsed.items()}
         keys, values = align(columns, signals=self.signals)
         return SignalFrame(time_s=time_s, keys=keys, signals=self.signals, values=values,
                            queried=names, failed=failed, errors=errors, issues=tuple(issues))
@@ -116,7 +104,18 @@ class PromSignalSource:
         names = tuple(self.queries)
         answers = await asyncio.gather(
             *(self._range(s, times, start_s, end_s, step_s) for s in names))
-        columns: dict[str, ParsedMatrix] = {}
+        columns, failed, errors, issues = self._partition(names, answers, count_issues=False)
+        keys, values, present = align_history(columns, signals=self.signals, times_s=times)
+        return SignalHistory(times_s=times, keys=keys, signals=self.signals, values=values,
+                             present=present, queried=names, failed=failed, errors=errors,
+                             issues=tuple(issues))
+
+    def _partition(
+        self, names: Sequence[str], answers: Sequence[Any], *, count_issues: bool
+    ) -> tuple[dict[str, Any], dict[str, str], dict[str, str], list[Issue]]:
+        """Split per-signal answers into parsed results, failure causes, messages and issues;
+        count failures (and, live, per-series issues) in query_errors_total."""
+        parsed: dict[str, Any] = {}
         failed: dict[str, str] = {}
         errors: dict[str, str] = {}
         issues: list[Issue] = []
@@ -124,13 +123,12 @@ class PromSignalSource:
             if isinstance(answer, SignalError):
                 failed[signal], errors[signal] = answer.cause_kind, str(answer)
                 self._count(signal, {answer.cause_kind: str(answer)})
-            else:
-                columns[signal] = answer
-                issues.extend(answer.issues)
-        keys, values, present = align_history(columns, signals=self.signals, times_s=times)
-        return SignalHistory(times_s=times, keys=keys, signals=self.signals, values=values,
-                             present=present, queried=names, failed=failed, errors=errors,
-                             issues=tuple(issues))
+                continue
+            parsed[signal] = answer
+            issues.extend(answer.issues)
+            if count_issues:
+                self._count(signal, {i.cause: i.detail for i in answer.issues})
+        return parsed, failed, errors, issues
 
     async def _instant(self, signal: str, time_s: float) -> Any:
         start = self._monotonic()

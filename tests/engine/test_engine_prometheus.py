@@ -75,11 +75,13 @@ async def test_warm_start_matches_live_ticks_on_the_grid(
     now = time.time()
     last = align_tick(now - 1.0, 1.0)
     live = make_engine(config)
-    for k in range(6, -1, -1):  # longer than the 4 ticks a warm start replays (3 s + 1)
+    for k in range(6, -1, -1):  # longer than the 4 ticks of the 3 s window (3 s + 1)
         await live.tick(last - k)
     replica = make_engine(config, clock=lambda: now, eval_delay_s=1.0)
-    replica_ticks = await replica.warm_start(timeout_s=10)
-    assert replica_ticks == 4 and replica.last_tick_s == last
+    # history back to the live engine's first tick, as `serve` replays back to the vanished-ISVC
+    # retention: an ISVC of the shared fleet that vanished meanwhile is held by both
+    replica_ticks = await replica.warm_start(timeout_s=10, lookback_s=6.0)
+    assert replica_ticks == 7 and replica.last_tick_s == last
     live_snap, warm_snap = live.store.snapshot, replica.store.snapshot
     assert live_snap is not None and warm_snap is not None
     assert warm_snap.entries.keys() == live_snap.entries.keys()
