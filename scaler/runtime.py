@@ -48,7 +48,7 @@ class Runtime:
         self.config: Config = watcher.load()
         self.metrics = metrics
         metrics.config_generation.set(watcher.generation)
-        self.store = SnapshotStore(clock=clock, stale_after_s=self.config.stale_after_s)
+        self.store = SnapshotStore(clock=clock)
         self.engine = Engine(config=self.config, store=self.store, metrics=metrics,
                              clock=clock)
         self._answers = ConfigAnswers(self.config)
@@ -85,7 +85,6 @@ class Runtime:
             # series vanished then holds it as no-data, like a replica that saw it vanish
             await self.engine.warm_start(timeout_s=warm_start_timeout_s,
                                          lookback_s=VANISHED_RETENTION_S)
-        self.metrics.ready.set(1)
         if self.grpc is not None:
             await self.grpc.set_serving(True)
         tasks = [asyncio.create_task(self.engine.run(stop), name="engine"),
@@ -106,7 +105,6 @@ class Runtime:
         if result.kind == "applied" and result.config is not None:
             self.config = result.config
             self._answers = ConfigAnswers(result.config)
-            self.store.stale_after_s = result.config.stale_after_s
             self.engine.set_config(result.config)
             log.info(result.message)
         elif result.kind == "rejected":
