@@ -18,21 +18,20 @@ Every error is collected with its path, e.g. `simulation.serving.max_num_seqs = 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scaler.durations import parse_duration
+from scaler.config_check import GE0 as _GE0
+from scaler.config_check import GT0 as _GT0
+from scaler.config_check import UNIT_INTERVAL as _UNIT
+from scaler.config_check import Bound as _Bound
+from scaler.config_check import Errors, duration, integer, number
 from scaler.errors import ConfigError
 from scaler.sim.profiles import PROFILES, ServingParams
 
-_Bound = tuple[str, Callable[[float], bool]]
-_GT0: _Bound = ("> 0", lambda v: v > 0)
-_GE0: _Bound = ("≥ 0", lambda v: v >= 0)
 _GE1: _Bound = ("≥ 1", lambda v: v >= 1)
-_UNIT: _Bound = ("in (0, 1]", lambda v: 0 < v <= 1)
 
 ROUTINGS = ("least_request", "round_robin", "central")
 KEDA_SIGNALS = ("requests", "kv_cache")
@@ -108,51 +107,30 @@ class SimParams:
         return self.isvc_serving.get(f"{key[0]}/{key[1]}", self.serving)
 
 
-class _Errors:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
+class _Errors(Errors):
+    """policy.yaml's error collector (scaler.config_check), plus a mapping-with-keys check;
+    values are shown as Python prints them (`True`, `2.5`), as this section always did."""
 
     def bad(self, path: str, value: object, must: str) -> None:
+        """Record `path = value, must be …`."""
         self.messages.append(f"{path} = {value!s}, must be {must}")
 
-    def unknown(self, path: str, key: object, allowed: tuple[str, ...] | list[str]) -> None:
-        close = difflib.get_close_matches(str(key), list(allowed), n=1, cutoff=0.6)
-        hint = f'did you mean "{close[0]}"?' if close else f"expected one of: {', '.join(allowed)}"
-        self.messages.append(f"{path}.{key}: unknown key, {hint}")
+    def keyed(self, value: object, path: str, allowed: tuple[str, ...] | list[str]
+              ) -> Mapping[str, Any]:
+        """`value` as a mapping whose keys are all in `allowed` (else errors; {} if unusable)."""
+        mapping = self.mapping(value, path)
+        if mapping is None:
+            return {}
+        self.known_keys(mapping, allowed, path)
+        return mapping
 
-    def mapping(self, value: object, path: str, allowed: tuple[str, ...] | list[str]
-                ) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.bad(path, value, "a mapping")
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.unknown(path, key, allowed)
-        return value
+
+_CHECKS = {"duration": duration, "integer": integer, "number": number}
 
 
 def _scalar(value: object, path: str, kind: str, bound: _Bound, errors: _Errors) -> Any:
     """Validated number/integer/duration, or None after recording an error."""
-    if kind == "duration":
-        try:
-            result = parse_duration(value)
-        except ValueError as e:
-            errors.bad(path, value, str(e).removeprefix("must be "))
-            return None
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        errors.bad(path, value, "an integer" if kind == "integer" else "a number")
-        return None
-    elif kind == "integer" and not float(value).is_integer():
-        errors.bad(path, value, "an integer")
-        return None
-    else:
-        result = int(value) if kind == "integer" else float(value)
-    if not math.isfinite(result) or not bound[1](result):
-        errors.bad(path, value, bound[0] if math.isfinite(result) else "finite")
-        return None
-    return result
+    return _CHECKS[kind](value, path, errors, bound)
 
 
 def _apply(raw: Mapping[str, Any], keys: Mapping[str, tuple[str, str, _Bound]], path: str,
@@ -176,7 +154,7 @@ def _serving(raw: Mapping[str, Any], path: str, base: tuple[str, ServingParams],
             errors.bad(f"{path}.profile", name, f"one of {', '.join(PROFILES)}")
             name = base[0]
         params = PROFILES[name]
-    serving_raw = errors.mapping(raw.get("serving"), f"{path}.serving", list(_SERVING_KEYS))
+    serving_raw = errors.keyed(raw.get("serving"), f"{path}.serving", list(_SERVING_KEYS))
     params = dataclasses.replace(
         params, **_apply(serving_raw, _SERVING_KEYS, f"{path}.serving", errors))
     if params.max_num_seqs > params.max_batched_tokens:
@@ -197,14 +175,14 @@ def _choice(raw: Mapping[str, Any], key: str, path: str, choices: tuple[str, ...
 def parse_sim_params(raw: Mapping[str, Any] | None, *, path: str = "simulation") -> SimParams:
     """Validate the raw `simulation:` mapping; raises ConfigError listing every error's path."""
     errors = _Errors()
-    top = errors.mapping(raw, path, _TOP_KEYS)
+    top = errors.keyed(raw, path, _TOP_KEYS)
     default = (SimParams.profile, PROFILES[SimParams.profile])
     profile, serving = _serving(top, path, default, errors)
     values: dict[str, Any] = _apply(top, _TOP_SCALARS, path, errors)
     for section, keys in (("keda", _KEDA_KEYS), ("hpa", _HPA_KEYS)):
-        sub = errors.mapping(top.get(section), f"{path}.{section}", list(keys))
+        sub = errors.keyed(top.get(section), f"{path}.{section}", list(keys))
         values.update(_apply(sub, keys, f"{path}.{section}", errors))
-    base = errors.mapping(top.get("baselines"), f"{path}.baselines",
+    base = errors.keyed(top.get("baselines"), f"{path}.baselines",
                           [*_BASELINE_KEYS, "keda_signal", "keda_threshold"])
     values.update(_apply(base, _BASELINE_KEYS, f"{path}.baselines", errors))
     values["keda_signal"] = _choice(base, "keda_signal", f"{path}.baselines", KEDA_SIGNALS,
@@ -222,14 +200,14 @@ def parse_sim_params(raw: Mapping[str, Any] | None, *, path: str = "simulation")
     if top.get("initial_replicas") not in (None, "auto"):
         values["initial_replicas"] = _scalar(top["initial_replicas"], f"{path}.initial_replicas",
                                              "integer", _GE0, errors)
-    isvcs = errors.mapping(top.get("isvcs"), f"{path}.isvcs", list(top.get("isvcs") or {}))
+    isvcs = errors.keyed(top.get("isvcs"), f"{path}.isvcs", list(top.get("isvcs") or {}))
     isvc_serving = {}
     for key, sub_raw in isvcs.items():
         sub_path = f"{path}.isvcs.{key}"
         if not isinstance(key, str) or key.count("/") != 1 or "" in key.split("/"):
             errors.bad(sub_path, key, 'of the form "namespace/name"')
             continue
-        sub = errors.mapping(sub_raw, sub_path, ["profile", "serving"])
+        sub = errors.keyed(sub_raw, sub_path, ["profile", "serving"])
         isvc_serving[key] = _serving(sub, sub_path, (profile, serving), errors)[1]
     if errors.messages:
         raise ConfigError(errors.messages)
