@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from scaler._proto import externalscaler_pb2 as pb
 from scaler._proto import externalscaler_pb2_grpc as pb_grpc
+from scaler.config import resolve_policy
 from scaler.errors import ConfigError, MetadataError
 from scaler.metrics import ScalerMetrics
 from scaler.scaledref import ScaledRef, parse_ref
@@ -56,8 +57,6 @@ class ConfigAnswers:
 
     def min_replicas(self, key: IsvcKey, policy: str) -> int:
         """min_replicas of the ISVC's resolved policy (overrides applied)."""
-        from scaler.config import resolve_policy
-
         return int(resolve_policy(self._config, key, policy).min_replicas)
 
 
