@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DURATION ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit deps prometheus kubectl protos bench clean
+.PHONY: demo test lint typecheck unit deps prometheus kubectl protos bench bench-deps clean
 
 deps: $(STAMP) prometheus kubectl
 
@@ -42,8 +42,15 @@ test: deps lint typecheck
 demo: deps
 	$(BIN)/python -m scaler.demo --duration $(DURATION)
 
-bench: deps
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+# the load benchmark's KEDA-like client is built on grpc-go (KEDA's gRPC library), offline
+bench-deps:
+	@command -v go >/dev/null && test -d /usr/share/gocode/src/google.golang.org/grpc || { \
+	  echo "installing Debian packages golang-go golang-google-grpc-dev"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go golang-google-grpc-dev >/dev/null; }
+
+bench: deps bench-deps
+	@for b in policy_step engine_cycle replay simulate load; do \
+	  echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

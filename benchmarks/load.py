@@ -2,53 +2,56 @@
 
 Set-up (loopback only): a synthetic vLLM fleet of --isvcs ISVCs → a real Prometheus (scrape every
 --scrape s) → `scaler serve` (interval --interval s, stale_after --stale-after s, warm start) →
---clients client processes (grpc.aio, --channels channels each) sharing --scaled-objects
+kedaload (benchmarks/kedaload, grpc-go: the gRPC library KEDA itself uses) with --scaled-objects
 ScaledObjects and --streams StreamIsActive streams. Each ScaledObject follows KEDA: GetMetricSpec
-once, then every pollingInterval GetMetrics + IsActive (scale loop) and every HPA sync one more
-GetMetrics (HPA path). KEDA's defaults (30 s / 15 s) are compressed so that the offered load is
---rate RPC/s: pollingInterval = HPA sync = 3 × scaled-objects / rate.
+once, then every pollingInterval GetMetrics + IsActive (operator's connection) and every HPA sync
+one more GetMetrics (the metrics API server's connection). KEDA's defaults (30 s / 15 s) are
+compressed so that the offered load is --rate RPC/s: pollingInterval = HPA sync = 3 × SOs / rate.
 
 Phases: `steady` (--duration s), then `fault` (same load; Prometheus stopped at 1/3 of the
 phase, started again on the same port and TSDB at 2/3). Errors are split by code and by whether
 they fall in the documented UNAVAILABLE window (UNAVAILABLE while the served snapshot is older
 than stale_after, from a /status monitor).
 
-Client split: --clients spawned processes (default 2) each take every n-th ScaledObject and
-stream, with their own event loop and --channels channels (one HTTP/2 connection each); client
-and server share this machine's cores, so the CPU each side used is printed (cores, /proc).
-Latency is client-measured (send → answer), for OK answers; the server's own handler histogram
-is shown next to it. RSS is the scaler's at the phase start, 10 s in, and at the end.
+Client, scaler and Prometheus share this machine's cores, so the CPU each used is printed (cores,
+/proc). In production Prometheus runs elsewhere: --prometheus-cores (default 1) caps its
+GOMAXPROCS so its query bursts cannot take both cores from the scaler. Latency is
+client-measured (send → answer), for OK answers; the server's own handler histogram is shown
+next to it. RSS is the scaler's at the phase start, 10 s in, and at the end.
 
 Targets: zero errors outside the documented window, p99 ≤ 10 ms, ≥ 3,000 RPC/s, RSS growth < 10 %.
 
-    .venv/bin/python benchmarks/load.py [--duration 60] [--rate 3600] [--clients 2]
+    make bench-deps   # Go + grpc-go from Debian (golang-go golang-google-grpc-dev)
+    .venv/bin/python benchmarks/load.py [--duration 60] [--rate 3600]
     .venv/bin/python benchmarks/load.py --phases steady --profile /tmp/serve.prof  # cProfile
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import json
-import multiprocessing as mp
 import os
-import random
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import keda_client
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from scaler.devtools import Fleet, PrometheusProcess  # noqa: E402
+from scaler.devtools.prometheus import free_port  # noqa: E402
 from tests.integration.harness import ServeProcess, wait_until  # noqa: E402
 
 TARGET = {"p99_ms": 10.0, "rps": 3000.0, "rss_growth": 0.10}
@@ -62,105 +65,12 @@ policies:
 
 
 @dataclass(frozen=True)
-class ClientPlan:
-    """What one client process does: its slice of ScaledObjects and streams, over [start, end]."""
+class Target:
+    """What a phase loads: the scaler (with its /status and /metrics) or the floor server."""
 
-    target: str
-    isvcs: list[tuple[str, str]]
-    streams: list[tuple[str, str]]
-    channels: int
-    poll_s: float
-    hpa_s: float
-    start_s: float
-    end_s: float
-    seed: int
-
-
-def client_main(plan: ClientPlan, conn: Any) -> None:
-    """Process entry point: run the plan, send the results through `conn`."""
-    conn.send(asyncio.run(_client(plan)))
-    conn.close()
-
-
-async def _client(plan: ClientPlan) -> dict[str, Any]:
-    import grpc
-
-    from scaler._proto import externalscaler_pb2 as pb
-    from scaler._proto import externalscaler_pb2_grpc as pb_grpc
-
-    channels = [grpc.aio.insecure_channel(plan.target, options=[
-        ("grpc.use_local_subchannel_pool", 1)]) for _ in range(plan.channels)]
-    stubs = [pb_grpc.ExternalScalerStub(c) for c in channels]
-    lat: dict[str, list[float]] = {"GetMetricSpec": [], "GetMetrics": [], "IsActive": []}
-    sent: dict[str, list[float]] = {k: [] for k in lat}
-    errors: list[tuple[float, float, str, str, str]] = []
-    streams: dict[str, Any] = {"opened": 0, "first": 0, "messages": 0, "errors": []}
-    rng = random.Random(plan.seed)
-    reconcile = asyncio.Semaphore(20)   # KEDA reconciles ScaledObjects with a few workers
-
-    def ref(ns: str, name: str) -> Any:
-        return pb.ScaledObjectRef(name=f"{name}-predictor", namespace=ns, scalerMetadata={
-            "scalerAddress": "isvc-scaler.keda:6000", "isvc": name, "policy": "default"})
-
-    async def call(method: str, stub: Any, request: Any) -> None:
-        t_sent, t0 = time.time(), time.perf_counter()
-        try:
-            await getattr(stub, method)(request, timeout=5)
-        except grpc.aio.AioRpcError as e:   # (sent, received, method, code, details)
-            errors.append((t_sent, time.time(), method, e.code().name, (e.details() or "")[:90]))
-            return
-        lat[method].append(time.perf_counter() - t0)
-        sent[method].append(t_sent)
-
-    async def get_spec(i: int, key: tuple[str, str]) -> None:
-        async with reconcile:
-            await call("GetMetricSpec", stubs[i % len(stubs)], ref(*key))
-
-    async def keda_loop(i: int, key: tuple[str, str], period_s: float, hpa: bool) -> None:
-        stub, r = stubs[i % len(stubs)], ref(*key)
-        metrics = pb.GetMetricsRequest(scaledObjectRef=r, metricName="desired-replicas")
-        t = plan.start_s + rng.uniform(0, period_s)
-        while t < plan.end_s:
-            await asyncio.sleep(max(0.0, t - time.time()))
-            await call("GetMetrics", stub, metrics)
-            if not hpa:
-                await call("IsActive", stub, r)
-            t += period_s
-
-    async def stream_loop(i: int, key: tuple[str, str]) -> None:
-        stub, r = stubs[i % len(stubs)], ref(*key)
-        while time.time() < plan.end_s:
-            streams["opened"] += 1
-            got = 0
-            try:
-                async for _ in stub.StreamIsActive(r):
-                    got += 1
-                    streams["messages"] += 1
-                    streams["first"] += got == 1
-            except grpc.aio.AioRpcError as e:
-                now = time.time()
-                streams["errors"].append((now, now, "StreamIsActive", e.code().name,
-                                          (e.details() or "")[:90]))
-                await asyncio.sleep(1.0)   # KEDA re-opens a failed stream after a pause
-
-    for c in channels:
-        await c.channel_ready()
-    stream_tasks = [asyncio.create_task(stream_loop(i, k)) for i, k in enumerate(plan.streams)]
-    await asyncio.gather(*(get_spec(i, k) for i, k in enumerate(plan.isvcs)))
-    await asyncio.sleep(max(0.0, plan.start_s - time.time()))
-    cpu0 = time.process_time()
-    loops = [keda_loop(i, k, plan.poll_s, False) for i, k in enumerate(plan.isvcs)]
-    loops += [keda_loop(i, k, plan.hpa_s, True) for i, k in enumerate(plan.isvcs)]
-    await asyncio.gather(*loops)
-    cpu = time.process_time() - cpu0
-    for task in stream_tasks:
-        task.cancel()
-    await asyncio.gather(*stream_tasks, return_exceptions=True)
-    for c in channels:
-        await c.close()
-    return {"lat": {k: np.array(v) for k, v in lat.items()},
-            "sent": {k: np.array(v) for k, v in sent.items()},
-            "errors": errors, "streams": streams, "cpu_s": cpu}
+    grpc_target: str
+    pid: int
+    serve: ServeProcess | None = None
 
 
 def rss_bytes(pid: int) -> int:
@@ -178,37 +88,28 @@ def cpu_s(pid: int, *, thread: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def prometheus_pid(prom: PrometheusProcess) -> int:
-    """The pid of the running `prometheus` listening on prom.port (from /proc cmdlines)."""
-    flag = f"--web.listen-address=127.0.0.1:{prom.port}".encode()
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and flag in (entry / "cmdline").read_bytes().split(b"\0"):
-                return int(entry.name)
-        except OSError:
-            continue
-    raise RuntimeError(f"no prometheus process on port {prom.port}")
-
-
 def cpu_budget(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each named process; `scaler-loop` is the scaler's main thread."""
+    """CPU seconds so far of each named process; `<first>-loop` is the first one's main
+    thread (the server's event loop)."""
     out = {name: cpu_s(pid) for name, pid in pids.items()}
-    out["scaler-loop"] = cpu_s(pids["scaler"], thread=pids["scaler"])
+    server = next(iter(pids))
+    out[f"{server}-loop"] = cpu_s(pids[server], thread=pids[server])
     return out
 
 
 class TickMonitor:
     """Polls /status?isvc=… every 0.2 s; remembers when each snapshot tick was first seen."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | None) -> None:
         self._url = url
         self.seen: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        if url is not None:   # None: a server without /status (the floor), never stale
+            self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(0.2):
+        while self._url and not self._stop.wait(0.2):
             try:
                 with urllib.request.urlopen(self._url, timeout=1) as r:
                     tick = json.load(r)["tick_s"]
@@ -220,35 +121,33 @@ class TickMonitor:
     def stale_at(self, t_s: float, stale_after_s: float) -> bool:
         """Could the server have judged its snapshot stale at `t_s`? (newest tick seen by t)"""
         ticks = [tick for seen_s, tick in self.seen if seen_s <= t_s]
+        if self._url is None:
+            return False
         return not ticks or t_s - ticks[-1] > stale_after_s - 0.05
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(2)
+        if self._thread.is_alive():
+            self._thread.join(2)
 
 
-def run_phase(name: str, args: argparse.Namespace, serve: ServeProcess,
-              prom: PrometheusProcess, keys: list[tuple[str, str]]) -> dict[str, Any]:
-    """Spawn the clients for one phase (and the fault, if any); gather and summarise."""
+def run_phase(name: str, args: argparse.Namespace, target: Target, prom: PrometheusProcess,
+              keys: list[tuple[str, str]], client: Path) -> dict[str, Any]:
+    """Run kedaload for one phase (and the fault, if any); gather and summarise."""
     period_s = 3 * args.scaled_objects / args.rate
     start = time.time() + 4.0 + args.streams / 250
     end = start + args.duration
-    monitor = TickMonitor(f"{serve.http_url}/status?isvc={keys[0][0]}/{keys[0][1]}")
-    ctx = mp.get_context("spawn")
-    procs, pipes = [], []
-    sos, streams = keys[:args.scaled_objects], keys[:args.streams]
-    for c in range(args.clients):
-        plan = ClientPlan(serve.grpc_target, sos[c::args.clients], streams[c::args.clients],
-                          args.channels, period_s, period_s, start, end, seed=c)
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=client_main, args=(plan, child), daemon=True)
-        proc.start()
-        procs.append(proc)
-        pipes.append(parent)
+    serve = target.serve
+    monitor = TickMonitor(f"{serve.http_url}/status?isvc={keys[0][0]}/{keys[0][1]}"
+                          if serve else None)
+    records = client.parent / f"{name}.records"
+    proc = keda_client.start(client, keda_client.plan(
+        target.grpc_target, keys, scaled_objects=args.scaled_objects, streams=args.streams,
+        period_s=period_s, start_s=start, end_s=end), records)
     time.sleep(max(0.0, start - time.time()))
-    pids = {"scaler": serve.pid, "prometheus": prometheus_pid(prom),
-            "bench (fleet, monitor)": os.getpid()}
-    cpu0, rss0, load0 = cpu_budget(pids), rss_bytes(serve.pid), os.getloadavg()[0]
+    pids = {name if serve is None else "scaler": target.pid,
+            "prometheus": prom.pid, "bench (fleet, monitor)": os.getpid()}
+    cpu0, rss0, load0 = cpu_budget(pids), rss_bytes(target.pid), os.getloadavg()[0]
     rss_samples: list[tuple[float, int]] = []
     events: dict[str, float] = {}
     while time.time() < end:
@@ -259,46 +158,44 @@ def run_phase(name: str, args: argparse.Namespace, serve: ServeProcess,
         if name == "fault" and "start" not in events and now >= 2 * args.duration / 3:
             prom.start()
             events["start"] = time.time()
-        rss_samples.append((time.time(), rss_bytes(serve.pid)))
+        rss_samples.append((time.time(), rss_bytes(target.pid)))
         time.sleep(0.5)
-    pids["prometheus"] = prometheus_pid(prom)
+    pids["prometheus"] = prom.pid
     cpu1 = cpu_budget(pids)
-    results = [p.recv() for p in pipes]
-    for p in procs:
-        p.join(30)
+    result = keda_client.finish(proc, records)
     monitor.stop()
     cpu = {k: (cpu1[k] - cpu0[k]) / (end - start) for k in cpu0}
-    cpu["clients"] = sum(r["cpu_s"] for r in results) / (end - start)
+    cpu["client (grpc-go)"] = result["cpu_s"] / (end - start)
     if events:   # Prometheus was restarted: its CPU counter restarted too
         cpu["prometheus"] = float("nan")
-    return summarise(name, args, results, monitor=monitor, start=start, end=end,
+    metrics = serve.http("/metrics", timeout_s=10)[1] if serve else ""
+    return summarise(name, args, result, monitor=monitor, start=start, end=end,
                      rss=(rss0, rss_samples), cpu=cpu, load=load0, events=events,
-                     server_metrics=serve.http("/metrics", timeout_s=10)[1])
+                     server_metrics=metrics)
 
 
-def summarise(name: str, args: argparse.Namespace, results: list[dict[str, Any]], *,
+def summarise(name: str, args: argparse.Namespace, result: dict[str, Any], *,
               monitor: TickMonitor, start: float, end: float,
               rss: tuple[int, list[tuple[float, int]]], cpu: dict[str, float], load: float,
               events: dict[str, float], server_metrics: str) -> dict[str, Any]:
     """Figures of one phase (RPCs sent within [start, end)); latencies of OK answers."""
     lat, n_by = [], Counter[str]()
-    for r in results:
-        for method, values in r["lat"].items():
-            inside = (r["sent"][method] >= start) & (r["sent"][method] < end)
-            lat.append(values[inside])
-            n_by[method] += int(inside.sum())
+    for method, values in result["lat"].items():
+        inside = (result["sent"][method] >= start) & (result["sent"][method] < end)
+        lat.append(values[inside])
+        n_by[method] += int(inside.sum())
     ms = np.concatenate(lat) * 1000.0
-    doc, undoc = Counter[str](), Counter[str]()
+    doc, undoc, outside = Counter[str](), Counter[str](), Counter[str]()
     shown = 0
-    for r in results:
-        for sent, received, method, code, detail in r["errors"] + r["streams"]["errors"]:
-            if not start <= sent < end:
-                continue
-            documented = code == "UNAVAILABLE" and monitor.stale_at(received, args.stale_after)
-            (doc if documented else undoc)[f"{method}:{code}"] += 1
-            if not documented and shown < 3:
-                shown += 1
-                print(f"  undocumented error at +{received - start:.2f}s {method} {code}: {detail}")
+    for sent, received, method, code, detail in result["errors"]:
+        if not start <= sent < end:   # set-up (GetMetricSpec, streams opening) or shutdown
+            outside[f"{method}:{code}:{'before' if sent < start else 'after'}"] += 1
+            continue
+        documented = code == "UNAVAILABLE" and monitor.stale_at(received, args.stale_after)
+        (doc if documented else undoc)[f"{method}:{code}"] += 1
+        if not documented and shown < 3:
+            shown += 1
+            print(f"  undocumented error at +{received - start:.2f}s {method} {code}: {detail}")
     unary_errors = sum(v for k, v in (doc + undoc).items() if not k.startswith("Stream"))
     rss0, samples = rss
     warm = [v for t, v in samples if t >= start + min(10.0, args.duration / 4)]
@@ -309,10 +206,8 @@ def summarise(name: str, args: argparse.Namespace, results: list[dict[str, Any]]
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
         "errors_documented": dict(doc), "errors_undocumented": dict(undoc),
-        "streams": {"opened": sum(r["streams"]["opened"] for r in results),
-                    "first_message": sum(r["streams"]["first"] for r in results),
-                    "messages": sum(r["streams"]["messages"] for r in results),
-                    "errors": sum(len(r["streams"]["errors"]) for r in results)},
+        "errors_outside_phase": dict(outside),
+        "streams": result["streams"],
         "rss_start_mb": rss0 / 2**20, "rss_warm_mb": (warm[0] if warm else rss0) / 2**20,
         "rss_end_mb": samples[-1][1] / 2**20, "cpu_cores": cpu, "loadavg_1m_at_start": load,
         "stale_window_s": (round(float(min(stale)), 1), round(float(max(stale)), 1))
@@ -361,7 +256,9 @@ def report(phases: list[dict[str, Any]]) -> None:
         print(f"  latency (client, OK answers) p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms, "
               f"max {p['max_ms']:.1f} ms  (target p99 ≤ {TARGET['p99_ms']:g} ms); "
               f"server handler p99 ≤ {p['server_handler_p99_ms']} ms")
-        print(f"  errors outside the documented window: {p['errors_undocumented'] or 0}")
+        print(f"  errors outside the documented window: {p['errors_undocumented'] or 0}"
+              f"  (before/after the measured {p['seconds']:.0f} s: "
+              f"{p['errors_outside_phase'] or 0})")
         print(f"  errors inside it (UNAVAILABLE, snapshot older than stale_after): "
               f"{p['errors_documented'] or 0}; stale {p['stale_window_s']} s, "
               f"Prometheus {p['prometheus_events_s'] or 'up throughout'}")
@@ -373,10 +270,35 @@ def report(phases: list[dict[str, Any]]) -> None:
         cores = ", ".join(f"{k} {v:.2f}" for k, v in p["cpu_cores"].items())
         print(f"  CPU (cores)      {cores}; load average at start {p['loadavg_1m_at_start']:.1f}")
         print(f"  server counters  {p['server_codes']}")
-    if len(phases) == 2:
-        s, f = phases
+    by_name = {p["phase"]: p for p in phases}
+    if "steady" in by_name and "fault" in by_name:
+        s, f = by_name["steady"], by_name["fault"]
         ratios = {k: f[k] / s[k] for k in ("rps_ok", "p50_ms", "p99_ms", "rss_end_mb")}
         print("\nfault/steady: " + ", ".join(f"{k} ×{v:.2f}" for k, v in ratios.items()))
+    if "steady" in by_name and "floor" in by_name:
+        s, f = by_name["steady"], by_name["floor"]
+        cpu_s, cpu_f = (1e6 * p["cpu_cores"][n] / p["rps"] for p, n in ((s, "scaler"),
+                                                                          (f, "floor")))
+        print(f"steady vs floor (same load on constant answers): server CPU per RPC "
+              f"{cpu_s:.0f} vs {cpu_f:.0f} µs (×{cpu_s / cpu_f:.2f}), p50 {s['p50_ms']:.2f} vs "
+              f"{f['p50_ms']:.2f} ms, p99 {s['p99_ms']:.1f} vs {f['p99_ms']:.1f} ms "
+              f"(×{s['p99_ms'] / f['p99_ms']:.2f})")
+
+
+@contextlib.contextmanager
+def floor_server() -> Iterator[Target]:
+    """benchmarks/floor_server.py on a free loopback port, terminated on exit."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "floor_server.py"),
+                             "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "serving":
+            raise SystemExit("benchmarks/floor_server.py did not start")
+        yield Target(f"127.0.0.1:{port}", proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -386,20 +308,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--streams", type=int, default=1000)
     p.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
     p.add_argument("--rate", type=float, default=3600.0, help="offered RPC/s")
-    p.add_argument("--clients", type=int, default=2, help="client processes")
-    p.add_argument("--channels", type=int, default=2, help="gRPC channels per client")
+    p.add_argument("--prometheus-cores", type=int, default=1,
+                   help="GOMAXPROCS of the benchmark's Prometheus (0 = all cores)")
+    p.add_argument("--prometheus-nice", type=int, default=19,
+                   help="nice value of the benchmark's Prometheus and synthetic exporters "
+                        "(0 = as the scaler)")
     p.add_argument("--interval", type=float, default=5.0, help="scaler interval (s)")
     p.add_argument("--stale-after", type=float, default=15.0)
     p.add_argument("--scrape", type=float, default=5.0, help="Prometheus scrape interval (s)")
-    p.add_argument("--phases", default="steady,fault")
+    p.add_argument("--phases", default="steady,fault,floor",
+                   help="steady, fault (Prometheus restarted mid-phase), floor (the same load "
+                        "on a constant-answer grpc.aio server: what Python gRPC costs alone)")
     p.add_argument("--profile", type=Path, help="run the scaler under cProfile, stats here")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="scaler-load-"))
+    client = keda_client.build(work)
     fleet = Fleet.synthetic(args.isvcs)
     keys = fleet.isvc_keys()
-    with fleet.serve(shards=4) as server, \
-            PrometheusProcess(server.targets(), scrape_interval_s=args.scrape) as prom:
+    prom_env = {"GOMAXPROCS": str(args.prometheus_cores)} if args.prometheus_cores else {}
+    with fleet.serve(shards=4, nice=args.prometheus_nice) as server, \
+            PrometheusProcess(server.targets(), scrape_interval_s=args.scrape,
+                              env=prom_env, nice=args.prometheus_nice) as prom:
         prom.wait_scraped(scrapes=2, timeout_s=60)
         config = work / "policy.yaml"
         config.write_text(CONFIG.format(url=prom.url, interval=args.interval,
@@ -413,10 +343,14 @@ def main(argv: list[str] | None = None) -> int:
                        timeout_s=60, what="every ISVC in the served snapshot")
             print(f"scaler pid {serve.pid}: {len(keys)} ISVCs, {args.scaled_objects} "
                   f"ScaledObjects, {args.streams} streams; poll = HPA sync = "
-                  f"{3 * args.scaled_objects / args.rate:.3f} s; {args.clients} client "
-                  f"processes × {args.channels} channels; logs {work}", flush=True)
-            phases = [run_phase(name, args, serve, prom, keys)
-                      for name in args.phases.split(",")]
+                  f"{3 * args.scaled_objects / args.rate:.3f} s; kedaload (grpc-go, 2 "
+                  f"connections as KEDA); logs {work}", flush=True)
+            target = Target(serve.grpc_target, serve.pid, serve)
+            phases = [run_phase(name, args, target, prom, keys, client)
+                      for name in args.phases.split(",") if name != "floor"]
+        if "floor" in args.phases.split(","):
+            with floor_server() as target:
+                phases.append(run_phase("floor", args, target, prom, keys, client))
     report(phases)
     if args.profile:
         import pstats

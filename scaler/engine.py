@@ -17,8 +17,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NamedTuple
 
 from scaler.config_types import Config
 from scaler.evaluation import Evaluation, evaluate, snapshot_of
@@ -45,6 +45,14 @@ def align_tick(t_s: float, interval_s: float) -> float:
 def default_eval_delay_s(interval_s: float) -> float:
     """Seconds after a tick before it is evaluated: min(2 s, interval / 5)."""
     return min(2.0, interval_s / 5.0)
+
+
+class _Inputs(NamedTuple):
+    """What one policy step reads besides the frame: config and ScaledObject metadata."""
+
+    config: Config
+    metadata: Mapping[IsvcKey, str]
+    metadata_version: int
 
 
 class Engine:
@@ -129,24 +137,38 @@ class Engine:
 
     async def tick(self, tick_s: float) -> Snapshot | None:
         """Evaluate tick `tick_s`: publish and return its Snapshot, or None (and keep the old
-        snapshot) when every signal query failed."""
+        snapshot) when every signal query failed.
+
+        The policy step, snapshot and per-ISVC gauges of thousands of ISVCs run in a worker
+        thread so the event loop keeps answering KEDA; config and metadata are taken here, on
+        the loop, and only the publish (an atomic swap) comes back to it."""
         self._apply_pending()
         self._attempted_s = tick_s
         started = time.perf_counter()
         frame = await self._source.fetch(tick_s)
-        snap = self.absorb(frame, publish=True)
+        inputs = _Inputs(self._config, dict(self._metadata), self._metadata_version)
+        snap = await asyncio.to_thread(self._step, frame, inputs, started)
+        if snap is not None:
+            self.store.publish(snap)
+        return snap
+
+    def _step(self, frame: SignalFrame, inputs: _Inputs, started: float) -> Snapshot | None:
+        snap = self.absorb(frame, publish=False, inputs=inputs)
         self._telemetry.tick_done(frame, snap, seconds=time.perf_counter() - started,
                                   evaluation=self._last)
         return snap
 
-    def absorb(self, frame: SignalFrame, *, publish: bool) -> Snapshot | None:
+    def absorb(self, frame: SignalFrame, *, publish: bool,
+               inputs: _Inputs | None = None) -> Snapshot | None:
         """Step the policy over `frame` (no I/O); publish its snapshot if asked. Frames where
-        every query failed are ignored (None)."""
+        every query failed are ignored (None). `inputs` defaults to the engine's own config
+        and metadata (pass a copy when running off the loop)."""
         if frame.all_failed:
             return None
+        config, metadata, version = inputs or _Inputs(
+            self.config, self._metadata, self._metadata_version)
         prev = self._last
-        self._last = evaluate(prev, frame, self.config, metadata=self._metadata,
-                              metadata_version=self._metadata_version)
+        self._last = evaluate(prev, frame, config, metadata=metadata, metadata_version=version)
         self._last_tick_s = frame.time_s
         self._attempted_s = max(frame.time_s, self._attempted_s or frame.time_s)
         if prev is None or prev.keys != frame.keys:

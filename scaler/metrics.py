@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -34,12 +39,6 @@ class ScalerMetrics:
             p + "snapshot_age_seconds", "Age of the latest snapshot at scrape time.", registry=r)
         self.snapshot_timestamp = Gauge(
             p + "snapshot_timestamp_seconds", "Tick time of the latest snapshot.", registry=r)
-        self.desired_replicas = Gauge(
-            p + "desired_replicas", "Desired replicas per ISVC.", ["namespace", "isvc"],
-            registry=r)
-        self.pressure = Gauge(
-            p + "pressure", "Pressure (max signal/target) per ISVC; NaN if no data.",
-            ["namespace", "isvc"], registry=r)
         self.decisions = Counter(
             p + "decisions_total", "Per-ISVC decisions by reason.", ["reason"], registry=r)
         self.config_generation = Gauge(
@@ -58,3 +57,26 @@ class ScalerMetrics:
         self.grpc_streams = Gauge(
             p + "grpc_open_streams", "Open StreamIsActive/StreamMetricSpec streams.", registry=r)
         self.ready = Gauge(p + "ready", "1 when serving decisions (warm start done).", registry=r)
+
+
+class SnapshotGauges(Collector):
+    """Per-ISVC `isvc_scaler_desired_replicas` and `isvc_scaler_pressure` (NaN if no data),
+    read from the served snapshot at scrape time: no per-tick cost for thousands of label
+    sets, and an ISVC that leaves the snapshot leaves the metrics with it."""
+
+    def __init__(self, snapshot: Callable[[], Any]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["namespace", "isvc"]
+        desired = GaugeMetricFamily("isvc_scaler_desired_replicas",
+                                    "Desired replicas per ISVC.", labels=labels)
+        pressure = GaugeMetricFamily("isvc_scaler_pressure",
+                                     "Pressure (max signal/target) per ISVC; NaN if no data.",
+                                     labels=labels)
+        snap = self._snapshot()
+        for key, entry in (snap.entries.items() if snap is not None else ()):
+            desired.add_metric(key, entry.desired)
+            pressure.add_metric(key, entry.pressure)
+        yield desired
+        yield pressure

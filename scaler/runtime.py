@@ -78,13 +78,16 @@ class Runtime:
         self.http_port = self.http.port
         self.http.start()
 
-    async def run(self, stop: asyncio.Event, *, warm_start_timeout_s: float = 60.0) -> None:
-        """Warm start, then tick and watch the config until `stop` is set."""
+    async def run(self, stop: asyncio.Event, *, warm_start_timeout_s: float = 60.0,
+                  after_warm_start: Callable[[], None] | None = None) -> None:
+        """Warm start, call `after_warm_start`, then tick and watch the config until `stop`."""
         if warm_start_timeout_s > 0:
             # history back to the vanished-ISVC retention: a replica started after an ISVC's
             # series vanished then holds it as no-data, like a replica that saw it vanish
             await self.engine.warm_start(timeout_s=warm_start_timeout_s,
                                          lookback_s=VANISHED_RETENTION_S)
+        if after_warm_start is not None:
+            after_warm_start()
         if self.grpc is not None:
             await self.grpc.set_serving(True)
         tasks = [asyncio.create_task(self.engine.run(stop), name="engine"),
@@ -126,3 +129,4 @@ class Runtime:
         close = getattr(self.engine.source, "close", None)
         if close is not None:
             close()
+

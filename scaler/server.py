@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ METRIC_NAME = "desired-replicas"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExternalScaler"].full_name
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_CONCURRENT_RPCS = 20_000
-STREAM_RECHECK_S = 5.0
+STREAM_RECHECK_S = 60.0
+"""Safety recheck of an idle StreamIsActive (s, jittered ×0.5–1); changes wake it at once."""
 
 
 class ConfigView(Protocol):
@@ -85,54 +87,52 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
         self._on_metadata = on_metadata
         self._closing = asyncio.Event()
         self._unseen_logged: set[IsvcKey] = set()
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     async def IsActive(self, request: pb.ScaledObjectRef, context: Any) -> pb.IsActiveResponse:
         """Whether the ISVC has traffic (DESIGN §3 step 7); UNAVAILABLE when stale."""
-        async with self._rpc("IsActive", context):
-            answer = self._answer(self._ref(request))
-            return pb.IsActiveResponse(result=answer.active)
+        return await self._unary("IsActive", self._is_active, request, context)
 
     async def GetMetricSpec(
         self, request: pb.ScaledObjectRef, context: Any
     ) -> pb.GetMetricSpecResponse:
         """One spec, `desired-replicas` with target 1, from metadata alone."""
-        async with self._rpc("GetMetricSpec", context):
-            self._ref(request)
-            return _metric_spec()
+        return await self._unary("GetMetricSpec", self._metric_spec, request, context)
 
     async def GetMetrics(
         self, request: pb.GetMetricsRequest, context: Any
     ) -> pb.GetMetricsResponse:
         """Desired replicas, as both metricValue and metricValueFloat."""
-        async with self._rpc("GetMetrics", context):
-            answer = self._answer(self._ref(request.scaledObjectRef))
-            value = pb.MetricValue(
-                metricName=request.metricName or METRIC_NAME,
-                metricValue=answer.desired, metricValueFloat=float(answer.desired))
-            return pb.GetMetricsResponse(metricValues=[value])
+        return await self._unary("GetMetrics", self._metrics_reply, request, context)
 
     async def StreamIsActive(
         self, request: pb.ScaledObjectRef, context: Any
     ) -> AsyncIterator[pb.IsActiveResponse]:
-        """Pushes activity now and on every change; ends when the client or server goes."""
+        """Pushes activity now and on every change; ends when the client or server goes.
+
+        The stream sleeps until the store says this ISVC's activity may have changed (or the
+        snapshot turned stale), with a jittered safety recheck: no per-tick wake-up."""
         ref = await self._stream_ref(request, context, "StreamIsActive")
         self._metrics.grpc_streams.inc()
         try:
-            last: bool | None = None
-            while not self._closing.is_set():
-                version = self._store.version
-                try:
-                    answer = self._answer(ref)
-                except _Reject as e:
-                    self._metrics.grpc_requests.labels("StreamIsActive", e.code.name).inc()
-                    await context.abort(e.code, e.message)
-                if answer.active != last:
-                    last = answer.active
-                    yield pb.IsActiveResponse(result=answer.active)
-                await self._store.wait_changed(version, timeout_s=self._recheck_s())
+            with self._store.watch(ref.key):
+                last: bool | None = None
+                while not self._closing.is_set():
+                    version = self._store.version
+                    try:
+                        answer = self._answer(ref)
+                    except _Reject as e:
+                        self._count("StreamIsActive", e.code.name)
+                        await context.abort(e.code, e.message)
+                    if answer.active != last:
+                        last = answer.active
+                        yield pb.IsActiveResponse(result=answer.active)
+                    await self._store.wait_for_change(
+                        ref.key, version, timeout_s=random.uniform(0.5, 1.0) * STREAM_RECHECK_S)
         finally:
             self._metrics.grpc_streams.dec()
-            self._metrics.grpc_requests.labels("StreamIsActive", "OK").inc()
+            self._count("StreamIsActive", "OK")
 
     async def StreamMetricSpec(
         self, request: pb.ScaledObjectRef, context: Any
@@ -142,11 +142,56 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
         self._metrics.grpc_streams.inc()
         try:
             yield _metric_spec()
-            while not self._closing.is_set():
-                await self._store.wait_changed(self._store.version, timeout_s=STREAM_RECHECK_S)
+            await self._closing.wait()
         finally:
             self._metrics.grpc_streams.dec()
-            self._metrics.grpc_requests.labels("StreamMetricSpec", "OK").inc()
+            self._count("StreamMetricSpec", "OK")
+
+    def _is_active(self, request: pb.ScaledObjectRef) -> pb.IsActiveResponse:
+        return _IS_ACTIVE[self._answer(self._ref(request)).active]
+
+    def _metric_spec(self, request: pb.ScaledObjectRef) -> pb.GetMetricSpecResponse:
+        self._ref(request)
+        return _metric_spec()
+
+    def _metrics_reply(self, request: pb.GetMetricsRequest) -> pb.GetMetricsResponse:
+        desired = self._answer(self._ref(request.scaledObjectRef)).desired
+        value = pb.MetricValue(metricName=request.metricName or METRIC_NAME,
+                               metricValue=desired, metricValueFloat=float(desired))
+        return pb.GetMetricsResponse(metricValues=[value])
+
+    async def _unary(self, method: str, handler: Callable[[Any], Any], request: Any,
+                     context: Any) -> Any:
+        """Run a (synchronous) unary handler; time it and count it by status code. A _Reject
+        aborts the call with its status; any other exception counts as UNKNOWN."""
+        started = time.perf_counter()
+        try:
+            reply = handler(request)
+        except _Reject as e:
+            self._finish(method, e.code.name, started)
+            await context.abort(e.code, e.message)
+        except Exception:
+            self._count(method, "UNKNOWN")
+            raise
+        self._finish(method, "OK", started)
+        return reply
+
+    def _finish(self, method: str, code: str, started: float) -> None:
+        self._count(method, code)
+        self._timer(method).observe(time.perf_counter() - started)
+
+    def _count(self, method: str, code: str) -> None:
+        child = self._counters.get((method, code))
+        if child is None:
+            child = self._counters[(method, code)] = self._metrics.grpc_requests.labels(
+                method, code)
+        child.inc()
+
+    def _timer(self, method: str) -> Any:
+        child = self._timers.get(method)
+        if child is None:
+            child = self._timers[method] = self._metrics.grpc_duration.labels(method)
+        return child
 
     def _ref(self, request: pb.ScaledObjectRef) -> ScaledRef:
         """Parse and validate the ScaledObjectRef; _Reject(INVALID_ARGUMENT) naming the key."""
@@ -165,7 +210,7 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
         try:
             return self._ref(request)
         except _Reject as e:
-            self._metrics.grpc_requests.labels(method, e.code.name).inc()
+            self._count(method, e.code.name)
             await context.abort(e.code, e.message)
             raise AssertionError("unreachable") from e
 
@@ -188,21 +233,10 @@ class ExternalScalerService(pb_grpc.ExternalScalerServicer):
                      ref.namespace, ref.isvc, desired)
         return Answer(desired=_safe_count(desired), active=False)
 
-    def _recheck_s(self) -> float:
-        """How long a stream may sleep before staleness could change its answer (s)."""
-        snap = self._store.snapshot
-        if snap is None:
-            return 1.0
-        left = self._store.stale_after_s - snap.age_s(self._store.now_s())
-        return min(STREAM_RECHECK_S, max(0.05, left + 0.01))
-
     def close(self) -> None:
         """End every open stream promptly (server shutdown)."""
         self._closing.set()
         self._store.touch()
-
-    def _rpc(self, method: str, context: Any) -> _RpcTimer:
-        return _RpcTimer(self._metrics, method, context)
 
 
 class _Reject(Exception):
@@ -220,31 +254,12 @@ def _stale(age_s: float | None) -> _Reject:
                    f"{detail}; Prometheus may be unreachable — KEDA fallback applies")
 
 
-class _RpcTimer:
-    """Times a unary RPC, counts it by status code, and turns a _Reject into that status."""
-
-    def __init__(self, metrics: ScalerMetrics, method: str, context: Any) -> None:
-        self._metrics, self._method, self._context = metrics, method, context
-
-    async def __aenter__(self) -> None:
-        self._t0 = time.perf_counter()
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            name = "OK"
-        elif isinstance(exc, _Reject):
-            name = exc.code.name
-        else:
-            name = "CANCELLED" if issubclass(exc_type, asyncio.CancelledError) else "UNKNOWN"
-        self._metrics.grpc_requests.labels(self._method, name).inc()
-        self._metrics.grpc_duration.labels(self._method).observe(time.perf_counter() - self._t0)
-        if isinstance(exc, _Reject):
-            await self._context.abort(exc.code, exc.message)
-
-
 def _metric_spec() -> pb.GetMetricSpecResponse:
     spec = pb.MetricSpec(metricName=METRIC_NAME, targetSize=1, targetSizeFloat=1.0)
     return pb.GetMetricSpecResponse(metricSpecs=[spec])
+
+
+_IS_ACTIVE = {flag: pb.IsActiveResponse(result=flag) for flag in (False, True)}
 
 
 def _safe_count(value: float) -> int:

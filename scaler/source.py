@@ -133,10 +133,7 @@ class PromSignalSource:
     async def _instant(self, signal: str, time_s: float) -> Any:
         start = self._monotonic()
         try:
-            result = await _off_loop(self.deadline_s, self.client.query, self.queries[signal],
-                                     time_s=time_s)
-            return parse_vector(result, signal=signal, namespace_label=self.namespace_label,
-                                isvc_label=self.isvc_label)
+            return await _off_loop(self.deadline_s, self._query_and_parse, signal, time_s)
         except SignalError as e:
             return e if e.signal else SignalError(str(e), signal=signal, cause_kind=e.cause_kind)
         finally:
@@ -147,14 +144,27 @@ class PromSignalSource:
     ) -> Any:
         start = self._monotonic()
         try:
-            result = await _off_loop(None, self.client.query_range, self.queries[signal],
-                                     start_s=start_s, end_s=end_s, step_s=step_s)
-            return parse_matrix(result, signal=signal, namespace_label=self.namespace_label,
-                                isvc_label=self.isvc_label, times_s=times)
+            return await _off_loop(None, self._range_and_parse, signal, times, start_s, end_s,
+                                   step_s)
         except SignalError as e:
             return e if e.signal else SignalError(str(e), signal=signal, cause_kind=e.cause_kind)
         finally:
             self._observe(signal, self._monotonic() - start)
+
+    def _query_and_parse(self, signal: str, time_s: float) -> Any:
+        """Blocking: the instant query and its parse, both in the query thread (the parse of
+        thousands of series must not run on the event loop that answers KEDA)."""
+        result = self.client.query(self.queries[signal], time_s=time_s)
+        return parse_vector(result, signal=signal, namespace_label=self.namespace_label,
+                            isvc_label=self.isvc_label)
+
+    def _range_and_parse(self, signal: str, times: np.ndarray, start_s: float, end_s: float,
+                         step_s: float) -> Any:
+        """Blocking: the range query and its parse onto the tick grid, in the query thread."""
+        result = self.client.query_range(self.queries[signal], start_s=start_s, end_s=end_s,
+                                         step_s=step_s)
+        return parse_matrix(result, signal=signal, namespace_label=self.namespace_label,
+                            isvc_label=self.isvc_label, times_s=times)
 
     def _observe(self, signal: str, seconds: float) -> None:
         if self.metrics is not None:

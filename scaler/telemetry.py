@@ -1,4 +1,4 @@
-"""The engine's updates of ScalerMetrics (I/O-free but stateful: tracks published label sets)."""
+"""The engine's updates of ScalerMetrics (I/O-free; per-ISVC gauges are read at scrape time)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,22 @@ import math
 from collections.abc import Callable
 
 from scaler.evaluation import Evaluation, reason_counts
-from scaler.metrics import ScalerMetrics
+from scaler.metrics import ScalerMetrics, SnapshotGauges
 from scaler.signals import SignalFrame
-from scaler.snapshot import IsvcKey, Snapshot, SnapshotStore
+from scaler.snapshot import Snapshot, SnapshotStore
 
 
 class EngineTelemetry:
-    """Evaluation duration/outcomes, ISVCs tracked, snapshot age and timestamp, per-ISVC
-    desired and pressure (label sets of vanished ISVCs removed), decisions by reason."""
+    """Evaluation duration/outcomes, ISVCs tracked, snapshot age and timestamp, decisions by
+    reason; per-ISVC desired and pressure are read from the store at scrape time."""
 
     def __init__(self, metrics: ScalerMetrics, *, store: SnapshotStore,
                  clock: Callable[[], float]) -> None:
         self.metrics = metrics
         self._store = store
         self._clock = clock
-        self._labelled: set[IsvcKey] = set()
         metrics.snapshot_age.set_function(self._age)
+        metrics.registry.register(SnapshotGauges(lambda: store.snapshot))
 
     def _age(self) -> float:
         snap = self._store.snapshot
@@ -50,11 +50,3 @@ class EngineTelemetry:
         m = self.metrics
         m.isvcs_tracked.set(len(snap.entries))
         m.snapshot_timestamp.set(snap.tick_s)
-        for key, entry in snap.entries.items():
-            m.desired_replicas.labels(*key).set(entry.desired)
-            m.pressure.labels(*key).set(entry.pressure)
-        current = set(snap.entries)
-        for key in self._labelled - current:
-            m.desired_replicas.remove(*key)
-            m.pressure.remove(*key)
-        self._labelled = current

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,9 @@ from scaler.errors import ConfigError
 from scaler.tls import TlsFiles, server_credentials
 
 log = logging.getLogger("scaler.serve")
+GIL_SWITCH_INTERVAL_S = 0.001
+FULL_GC_EVERY = 100
+"""Generation-1 collections per full collection (CPython's default: 10)."""
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -34,13 +40,27 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                         "(0 disables warm start; default 60)")
     p.add_argument("--shutdown-grace", type=float, default=5.0, metavar="SECONDS",
                    help="time in-flight RPCs get on SIGTERM (default 5)")
+    p.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop",
+                   help="event loop: uvloop (default; ~15%% less CPU per RPC) or the stdlib's")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; exit 1 on an invalid config or unusable TLS files."""
     tls = _tls_files(args)
-    return asyncio.run(_serve(args, tls))
+    # query threads parse thousands of series under the GIL; the loop answering KEDA gets it
+    # back within 1 ms instead of the default 5 ms
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    with asyncio.Runner(loop_factory=_loop_factory(args.event_loop)) as runner:
+        return runner.run(_serve(args, tls))
+
+
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
 
 
 def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
@@ -69,11 +89,23 @@ async def _serve(args: argparse.Namespace, tls: TlsFiles | None) -> int:
              " (mTLS)" if tls and tls.client_ca_file else " (TLS)" if tls else "",
              args.host, runtime.http_port)
     try:
-        await runtime.run(stop, warm_start_timeout_s=args.warm_start_timeout)
+        await runtime.run(stop, warm_start_timeout_s=args.warm_start_timeout,
+                          after_warm_start=freeze_heap)
     finally:
         await runtime.shutdown(grace_s=args.shutdown_grace)
     log.info("stopped")
     return 0
+
+
+def freeze_heap() -> None:
+    """Move everything alive after warm start (modules, config, policy state) out of the
+    garbage collector's reach and make full collections rarer. A full collection scans every
+    tracked object with the event loop stopped — measured 20–80 ms at 1,000 ISVCs, which was
+    the p99 of KEDA's RPCs — while the per-tick garbage is freed by reference counting."""
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, FULL_GC_EVERY)
 
 
 def _bracket(host: str) -> str:

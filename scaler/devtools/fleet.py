@@ -18,6 +18,7 @@ The exposition text is rendered directly (one f-string per sample; ~0.1 s for 2,
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -144,9 +145,10 @@ class Fleet:
                     render_isvc(state.drive, [(p.lines, p.counters) for p in state.pods], families)
         return "".join("".join(lines) for lines in families.values()).encode()
 
-    def serve(self, *, shards: int = 1) -> FleetServer:
-        """Start loopback HTTP server(s) on free ports; `shards` > 1 splits the ISVCs."""
-        return FleetServer(self, shards=shards)
+    def serve(self, *, shards: int = 1, nice: int = 0) -> FleetServer:
+        """Start loopback HTTP server(s) on free ports; `shards` > 1 splits the ISVCs; `nice`
+        lowers the serving threads' CPU priority (benchmarks: exporters live on other nodes)."""
+        return FleetServer(self, shards=shards, nice=nice)
 
     def _advance(self) -> None:
         """Integrate every counter from the last call to now (caller holds the lock)."""
@@ -192,16 +194,24 @@ def _resize(state: _Isvc, *, uptime_s: float) -> None:
             pod.lines = pod_lines(state.key, pod.name, state.drive.metric_style)
 
 
+def _serve_niced(server: ThreadingHTTPServer, nice: int) -> None:
+    """serve_forever on this thread, at `nice` (Linux: per thread, inherited by the request
+    threads it starts)."""
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    server.serve_forever(0.05)
+
+
 class FleetServer:
     """Loopback HTTP server(s) serving a Fleet's /metrics; context manager."""
 
-    def __init__(self, fleet: Fleet, *, shards: int = 1) -> None:
+    def __init__(self, fleet: Fleet, *, shards: int = 1, nice: int = 0) -> None:
         self.fleet = fleet
         self._servers: list[ThreadingHTTPServer] = []
         for shard in range(shards):
             server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fleet, shard, shards))
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, args=(0.05,), name=f"fleet-{shard}",
+            threading.Thread(target=_serve_niced, args=(server, nice), name=f"fleet-{shard}",
                              daemon=True).start()
             self._servers.append(server)
 

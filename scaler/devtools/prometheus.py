@@ -57,6 +57,7 @@ class PrometheusProcess:
         self, targets: Sequence[ScrapeTarget] = (), *, scrape_interval_s: float = 1.0,
         binary: str = DEFAULT_BINARY, lookback_delta_s: float | None = None,
         port: int | None = None, extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None, nice: int = 0,
     ) -> None:
         if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
             raise FileNotFoundError(f"prometheus binary not found at {binary} "
@@ -65,6 +66,8 @@ class PrometheusProcess:
         self.scrape_interval_s = scrape_interval_s
         self.lookback_delta_s = lookback_delta_s
         self.extra_args = tuple(extra_args)
+        self.env = dict(env or {})
+        self.nice = nice
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="scaler-prom-"))
         self.data_dir = self.dir / "data"
@@ -78,6 +81,13 @@ class PrometheusProcess:
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:39213."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The running server's process id (RuntimeError if not running)."""
+        if self._proc is None:
+            raise RuntimeError("prometheus is not running")
+        return self._proc.pid
 
     @property
     def running(self) -> bool:
@@ -95,7 +105,8 @@ class PrometheusProcess:
         """Start (or restart, same port and TSDB) and wait until /-/ready answers 200."""
         if self.running:
             return self
-        args = [self.binary, f"--config.file={self.config_path}",
+        args = ["nice", "-n", str(self.nice)] if self.nice else []
+        args += [self.binary, f"--config.file={self.config_path}",
                 f"--storage.tsdb.path={self.data_dir}",
                 f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle",
                 "--log.level=warn", *self.extra_args]
@@ -103,7 +114,8 @@ class PrometheusProcess:
             args.append(f"--query.lookback-delta={self.lookback_delta_s:g}s")
         log = open(self.log_path, "ab")  # noqa: SIM115 (owned by the child)
         self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, cwd=self.dir)
+                                      stdin=subprocess.DEVNULL, cwd=self.dir,
+                                      env={**os.environ, **self.env})
         log.close()
         self._wait_ready(timeout_s)
         return self

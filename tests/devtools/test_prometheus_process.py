@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,13 @@ def test_reload_restart_keeps_port_and_data() -> None:
         [sample] = prom.query(q, time_s=seen_s)  # written before the stop, still there
         assert float(sample["value"][1]) == 0.42
     assert not prom.dir.exists()
+
+
+def test_env_and_nice_reach_the_prometheus_process() -> None:
+    with PrometheusProcess([], env={"GOMAXPROCS": "1"}, nice=7) as prom:
+        proc = Path(f"/proc/{prom.pid}")    # `nice` execs prometheus: same pid
+        assert b"prometheus" in (proc / "cmdline").read_bytes().split(b"\0")[0]
+        assert b"GOMAXPROCS=1" in (proc / "environ").read_bytes().split(b"\0")
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        assert int(fields[16]) == 7                 # field 19 of /proc/pid/stat: nice
+        assert prom.query("up") == []

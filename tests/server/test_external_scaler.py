@@ -204,3 +204,22 @@ async def test_deadline_exceeded_is_honoured(harness: Harness) -> None:
     harness.store.publish(snapshot(T0, status("prod", "llama", desired=1, active=True)))
     reply = await harness.stub.IsActive(ref(), timeout=1.0)
     assert reply.result is True
+
+
+async def test_stream_is_active_hears_only_its_own_isvc(harness: Harness) -> None:
+    names = [f"m{i}" for i in range(50)]
+    harness.store.publish(snapshot(T0, *(status("prod", n, desired=1, active=False)
+                                         for n in names)))
+    calls = {n: harness.stub.StreamIsActive(ref(isvc=n)) for n in names}
+    for call in calls.values():
+        assert (await next_message(call)).result is False  # type: ignore[attr-defined]
+    flipped = {"m7", "m31"}
+    harness.store.publish(snapshot(T0 + 15, *(status("prod", n, desired=1, active=n in flipped)
+                                              for n in names)))
+    for n in sorted(flipped):
+        assert (await next_message(calls[n])).result is True  # type: ignore[attr-defined]
+    quiet = [asyncio.ensure_future(calls[n].read()) for n in names if n not in flipped]
+    done, _ = await asyncio.wait(quiet, timeout=0.3)
+    assert not done, "a stream whose ISVC did not change was sent a message"
+    for call in calls.values():
+        call.cancel()
