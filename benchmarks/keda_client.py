@@ -78,14 +78,23 @@ def finish(proc: subprocess.Popen[str], records: Path) -> dict[str, Any]:
     """Wait for kedaload; its results as arrays: OK latencies and send times per method (s),
     errors as (sent, received, method, code, details), stream counts, CPU seconds under load."""
     assert proc.stdout is not None
-    summary = json.loads(proc.stdout.read())
+    out = proc.stdout.read()
     if proc.wait(timeout=60) != 0:
         raise SystemExit(f"kedaload failed (exit {proc.returncode})")
+    summary = json.loads(out)
     rec = np.fromfile(records, dtype=RECORD)
     ok = rec["code"] == 0
     lat = {m: rec["latency"][ok & (rec["method"] == i)] for i, m in enumerate(METHODS)}
     sent = {m: rec["sent"][ok & (rec["method"] == i)] for i, m in enumerate(METHODS)}
-    errors = [(e["sent_s"], e["recv_s"], e["method"], CODE_NAMES.get(e["code_num"], e["code"]),
-               e["details"]) for e in summary["errors"]]
+    # unary errors from the records (complete); messages from the summary where kept
+    details = {(e["method"], e["sent_s"]): e["details"] for e in summary["errors"]}
+    bad = ~ok
+    errors = [(sent, recv, METHODS[m], CODE_NAMES.get(c, str(c)),
+               details.get((METHODS[m], sent), ""))
+              for sent, recv, m, c in zip(rec["sent"][bad].tolist(), rec["recv"][bad].tolist(),
+                                          rec["method"][bad].tolist(), rec["code"][bad].tolist(),
+                                          strict=True)]
+    errors += [(e["sent_s"], e["recv_s"], e["method"], CODE_NAMES.get(e["code_num"], e["code"]),
+                e["details"]) for e in summary["errors"] if e["method"] == "StreamIsActive"]
     return {"lat": lat, "sent": sent, "errors": errors, "streams": summary["streams"],
             "cpu_s": summary["cpu_s"]}

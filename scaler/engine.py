@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from scaler.config_types import Config
@@ -86,6 +87,8 @@ class Engine:
         self._attempted_s: float | None = None
         self._generation = 0
         self._telemetry = EngineTelemetry(self.metrics, store=store, clock=clock)
+        # its own thread: the step never queues behind query threads a slow Prometheus holds
+        self._stepper = ThreadPoolExecutor(1, thread_name_prefix="policy-step")
         store.stale_after_s = config.stale_after_s
 
     @property
@@ -147,9 +150,10 @@ class Engine:
         started = time.perf_counter()
         frame = await self._source.fetch(tick_s)
         inputs = _Inputs(self._config, dict(self._metadata), self._metadata_version)
-        snap = await asyncio.to_thread(self._step, frame, inputs, started)
+        loop = asyncio.get_running_loop()
+        snap = await loop.run_in_executor(self._stepper, self._step, frame, inputs, started)
         if snap is not None:
-            self.store.publish(snap)
+            self.publish(snap)
         return snap
 
     def _step(self, frame: SignalFrame, inputs: _Inputs, started: float) -> Snapshot | None:

@@ -67,16 +67,24 @@ class SnapshotGauges(Collector):
     def __init__(self, snapshot: Callable[[], Any]) -> None:
         self._snapshot = snapshot
 
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """The two families, empty (lets the registry refuse a second registration)."""
+        return iter(_families())
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        labels = ["namespace", "isvc"]
-        desired = GaugeMetricFamily("isvc_scaler_desired_replicas",
-                                    "Desired replicas per ISVC.", labels=labels)
-        pressure = GaugeMetricFamily("isvc_scaler_pressure",
-                                     "Pressure (max signal/target) per ISVC; NaN if no data.",
-                                     labels=labels)
+        desired, pressure = _families()
         snap = self._snapshot()
         for key, entry in (snap.entries.items() if snap is not None else ()):
             desired.add_metric(key, entry.desired)
             pressure.add_metric(key, entry.pressure)
         yield desired
         yield pressure
+
+
+def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    labels = ["namespace", "isvc"]
+    return (GaugeMetricFamily("isvc_scaler_desired_replicas", "Desired replicas per ISVC.",
+                              labels=labels),
+            GaugeMetricFamily("isvc_scaler_pressure",
+                              "Pressure (max signal/target) per ISVC; NaN if no data.",
+                              labels=labels))

@@ -92,6 +92,7 @@ class SnapshotStore:
         self._events: dict[IsvcKey, asyncio.Event] = {}
         self._watchers: Counter[IsvcKey] = Counter()
         self._stale_timer: asyncio.TimerHandle | None = None
+        self._stale_announced: Snapshot | None = None
         self._stale_after_s = stale_after_s
         self.ready = False
 
@@ -124,6 +125,8 @@ class SnapshotStore:
         old, self._snapshot = self._snapshot, snapshot
         self.ready = True
         self._version += 1
+        if old is not None and snapshot.config is not old.config:
+            self.touch()   # a reload can change any answer (policies, min_replicas)
         for key in self._watchers:
             if _activity(old, key) != _activity(snapshot, key):
                 self._wake(key)
@@ -153,6 +156,7 @@ class SnapshotStore:
             if self._watchers[key] <= 0:
                 del self._watchers[key]
                 self._changed_at.pop(key, None)
+                self._events.pop(key, None)
 
     async def wait_for_change(self, key: IsvcKey, version: int, *,
                               timeout_s: float | None = None) -> int:
@@ -176,12 +180,18 @@ class SnapshotStore:
             event.set()
 
     def _arm_stale_timer(self) -> None:
-        """One timer at the moment the snapshot turns stale: then `touch` (streams end)."""
+        """One timer at the moment the snapshot turns stale: then `touch` (streams end). A
+        snapshot already stale (published late, or stale_after lowered) is announced now."""
         if self._stale_timer is not None:
             self._stale_timer.cancel()
             self._stale_timer = None
         snap = self._snapshot
-        if snap is None or self.is_stale():
+        if snap is None:
+            return
+        if self.is_stale():
+            if self._stale_announced is not snap:
+                self._stale_announced = snap
+                self.touch()
             return
         try:
             loop = asyncio.get_running_loop()
@@ -192,10 +202,7 @@ class SnapshotStore:
 
     def _on_stale_timer(self) -> None:
         self._stale_timer = None
-        if self.is_stale():
-            self.touch()
-        else:
-            self._arm_stale_timer()
+        self._arm_stale_timer()
 
 
 def _activity(snap: Snapshot | None, key: IsvcKey) -> bool | None:

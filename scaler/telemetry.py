@@ -33,7 +33,8 @@ class EngineTelemetry:
 
     def tick_done(self, frame: SignalFrame, snap: Snapshot | None, *, seconds: float,
                   evaluation: Evaluation | None) -> None:
-        """Record one tick: `snap` None means every query failed (snapshot not refreshed)."""
+        """Record one tick: `snap` None means every query failed (snapshot not refreshed).
+        The snapshot gauges follow with `published`, once the snapshot is served."""
         m = self.metrics
         m.evaluation_duration.observe(seconds)
         if snap is None:
@@ -43,7 +44,6 @@ class EngineTelemetry:
         if evaluation is not None:
             for reason, n in reason_counts(evaluation.decision).items():
                 m.decisions.labels(reason).inc(n)
-        self.published(snap)
 
     def published(self, snap: Snapshot) -> None:
         """Gauges describing the snapshot now served."""

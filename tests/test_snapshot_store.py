@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -97,3 +98,22 @@ async def test_wait_times_out_without_a_change() -> None:
     with store.watch(A):
         version = store.version
         assert await store.wait_for_change(A, version, timeout_s=0.01) == version
+
+
+@pytest.mark.parametrize("how", ["stale-after-lowered", "stale-snapshot-published",
+                                 "config-reloaded"])
+async def test_watchers_are_woken_at_once_when_every_answer_may_change(how: str) -> None:
+    clock = FakeClock()
+    store = SnapshotStore(clock=clock, stale_after_s=45.0)
+    store.publish(snap(T0, a=True))
+    with store.watch(A):
+        waiter = asyncio.create_task(store.wait_for_change(A, store.version))
+        assert not await settled(waiter)
+        clock.now_s = T0 + 20
+        if how == "stale-after-lowered":
+            store.stale_after_s = 15.0
+        elif how == "stale-snapshot-published":
+            store.publish(snap(T0 - 30, a=True))
+        else:
+            store.publish(dataclasses.replace(snap(T0 + 15, a=True), config=object()))
+        assert await settled(waiter)

@@ -96,10 +96,15 @@ func (rawCodec) Name() string { return "proto" }
 
 var _ encoding.Codec = rawCodec{}
 
+// Unary errors are all in the records; their messages are kept for the first few only.
+const maxUnaryDetails = 1000
+const maxStreamErrors = 200000
+
 type recorder struct {
-	mu      sync.Mutex
-	records []record
-	sum     summary
+	mu            sync.Mutex
+	records       []record
+	sum           summary
+	unaryDetailed int
 }
 
 func (r *recorder) add(method uint8, sent time.Time, latency time.Duration, err error) {
@@ -109,7 +114,8 @@ func (r *recorder) add(method uint8, sent time.Time, latency time.Duration, err 
 	defer r.mu.Unlock()
 	r.records = append(r.records, record{Method: method, Code: uint8(code),
 		SentS: unix(sent), RecvS: unix(recv), LatencyS: latency.Seconds()})
-	if err != nil && len(r.sum.Errors) < 20000 {
+	if err != nil && r.unaryDetailed < maxUnaryDetails {
+		r.unaryDetailed++
 		r.sum.Errors = append(r.sum.Errors, rpcError{uint32(code), unix(sent), unix(recv),
 			methodName(method), code.String(), truncate(status.Convert(err).Message(), 90)})
 	}
@@ -170,8 +176,11 @@ func streamLoop(conn *grpc.ClientConn, rec *recorder, ref []byte, end time.Time)
 			code := status.Code(err)
 			rec.mu.Lock()
 			rec.sum.Streams.Errors++
-			rec.sum.Errors = append(rec.sum.Errors, rpcError{uint32(code), unix(now), unix(now),
-				"StreamIsActive", code.String(), truncate(status.Convert(err).Message(), 90)})
+			if rec.sum.Streams.Errors <= maxStreamErrors {
+				rec.sum.Errors = append(rec.sum.Errors, rpcError{uint32(code), unix(now),
+					unix(now), "StreamIsActive", code.String(),
+					truncate(status.Convert(err).Message(), 90)})
+			}
 			rec.mu.Unlock()
 		}
 		time.Sleep(time.Second) // KEDA re-opens a stream after a pause
@@ -184,7 +193,7 @@ func openStream(ctx context.Context, conn *grpc.ClientConn, desc *grpc.StreamDes
 	if err != nil {
 		return err
 	}
-	if err := cs.SendMsg(&ref); err != nil {
+	if err := cs.SendMsg(&ref); err != nil && err != io.EOF { // EOF: the status is in RecvMsg
 		return err
 	}
 	if err := cs.CloseSend(); err != nil {
@@ -212,7 +221,9 @@ func cpuSeconds() float64 {
 
 func run(p plan, recordsPath string) error {
 	dial := func() (*grpc.ClientConn, error) {
-		return grpc.Dial(p.Target, grpc.WithInsecure(), grpc.WithBlock(),
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return grpc.DialContext(ctx, p.Target, grpc.WithInsecure(), grpc.WithBlock(),
 			grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
 	}
 	operator, err := dial()
