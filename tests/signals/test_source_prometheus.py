@@ -38,20 +38,28 @@ def test_signals_for_many_isvcs_match_the_driven_values(
     prometheus_ready: PrometheusProcess, make_config: Callable[..., Config], fleet: Fleet,
 ) -> None:
     source = source_for(prometheus_ready, make_config)
-    frame = fetch_now(source)
     synthetic = [k for k in fleet.isvc_keys() if k[0].startswith("team-")]
     assert len(synthetic) == FLEET_SIZE
-    assert set(synthetic) <= set(frame.keys)
-    for key in synthetic:
-        d, got = fleet.drive(key), row(frame, key)
-        assert got["kv_cache"] == pytest.approx(d.kv_cache, rel=1e-12), key
-        assert got["replicas"] == d.pods, key
-        assert got["latency_p99"] == pytest.approx(d.ttft_p99_s, rel=1e-6), key
-        # rates: counters follow wall time, Prometheus stamps samples at scrape start, so
-        # scrape jitter over a 3 s window shows (a few ms / 2 s); values span 30×, so 5%
-        # still tells every ISVC apart
-        assert got["cpu"] == pytest.approx(d.cpu_ratio, rel=0.05), key
-        assert got["requests"] == pytest.approx(d.request_rate, rel=0.05), key
+    # rates: counters follow wall time, Prometheus stamps samples at scrape start, so scrape
+    # jitter over a 3 s window shows (a few ms / 2 s; ~150 ms on a loaded machine); values
+    # span 30×, so 5% still tells every ISVC apart. A late scrape passes within a second or
+    # two: up to three frames; every frame must match exactly, the rates in at least one.
+    for attempt in range(3):
+        frame = fetch_now(source)
+        assert set(synthetic) <= set(frame.keys)
+        late = []
+        for key in synthetic:
+            d, got = fleet.drive(key), row(frame, key)
+            assert got["kv_cache"] == pytest.approx(d.kv_cache, rel=1e-12), key
+            assert got["replicas"] == d.pods, key
+            assert got["latency_p99"] == pytest.approx(d.ttft_p99_s, rel=1e-6), key
+            if (got["cpu"] != pytest.approx(d.cpu_ratio, rel=0.05)
+                    or got["requests"] != pytest.approx(d.request_rate, rel=0.05)):
+                late.append((key, got["cpu"], d.cpu_ratio, got["requests"], d.request_rate))
+        if not late:
+            break
+        assert attempt < 2, f"rates off by > 5% in 3 frames: {late[:3]}"
+        time.sleep(1.5)
     styles = {fleet.drive(k).metric_style for k in synthetic}
     assert styles == {"colon", "underscore", "legacy"}
     # one query per signal for ALL ISVCs
