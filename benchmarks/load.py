@@ -14,8 +14,9 @@ they fall in the documented UNAVAILABLE window (UNAVAILABLE while the served sna
 than stale_after, from a /status monitor).
 
 Client, scaler and Prometheus share this machine's cores, so the CPU each used is printed (cores,
-/proc). In production Prometheus runs elsewhere: --prometheus-cores (default 1) caps its
-GOMAXPROCS so its query bursts cannot take both cores from the scaler. Latency is
+/proc). In production Prometheus and the exporters run elsewhere: --prometheus-cores (default 1)
+caps Prometheus' GOMAXPROCS and --prometheus-nice (default 19) lowers the priority of both, so
+their bursts cannot take the cores from the scaler. Latency is
 client-measured (send → answer), for OK answers; the server's own handler histogram is shown
 next to it. RSS is the scaler's at the phase start, 10 s in, and at the end.
 

@@ -142,9 +142,10 @@ class Engine:
         """Evaluate tick `tick_s`: publish and return its Snapshot, or None (and keep the old
         snapshot) when every signal query failed.
 
-        The policy step, snapshot and per-ISVC gauges of thousands of ISVCs run in a worker
+        The policy step and snapshot of thousands of ISVCs run on the engine's own worker
         thread so the event loop keeps answering KEDA; config and metadata are taken here, on
-        the loop, and only the publish (an atomic swap) comes back to it."""
+        the loop, and only the publish (an atomic swap, then the snapshot gauges) comes back
+        to it."""
         self._apply_pending()
         self._attempted_s = tick_s
         started = time.perf_counter()
