@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DURATION ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit deps prometheus kubectl protos bench bench-deps clean
+.PHONY: demo test lint typecheck layers unit deps prometheus kubectl protos bench bench-deps clean
 
 deps: $(STAMP) prometheus kubectl
 
@@ -36,7 +36,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: deps lint typecheck
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+test: deps lint typecheck layers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: deps

@@ -30,14 +30,15 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from scaler.config import parse_config
+from scaler.config.queries import SIGNAL_NAMES
 from scaler.devtools import Fleet, PrometheusProcess, ScrapeTarget
-from scaler.engine import Engine, align_tick
+from scaler.engine import Engine
+from scaler.engine.store import SnapshotStore
 from scaler.metrics import ScalerMetrics
-from scaler.prom import PromClient
-from scaler.queries import SIGNAL_NAMES
 from scaler.signals import SignalFrame, SignalHistory
-from scaler.snapshot import SnapshotStore
-from scaler.source import PromSignalSource
+from scaler.signals.client import PromClient
+from scaler.signals.source import PromSignalSource
+from scaler.ticks import align_tick
 
 KV = '__name__=~"vllm[:_](kv_cache_usage_perc|gpu_cache_usage_perc)"'
 ID = 'namespace="$ns",isvc="$name"'

@@ -53,7 +53,7 @@ sys.path.insert(0, str(REPO))
 
 from scaler.devtools import Fleet, PrometheusProcess  # noqa: E402
 from scaler.devtools.prometheus import free_port  # noqa: E402
-from tests.integration.harness import ServeProcess, wait_until  # noqa: E402
+from tests.e2e.harness import ServeProcess, wait_until  # noqa: E402
 
 TARGET = {"p99_ms": 10.0, "rps": 3000.0, "rss_growth": 0.10}
 CONFIG = """\

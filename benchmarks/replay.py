@@ -22,10 +22,10 @@ import numpy as np
 import pyarrow as pa
 
 from scaler.replay.io import load_signals
+from scaler.replay.loop import replay
 from scaler.replay.output import decisions_table, write_csv
-from scaler.replay.pipeline import replay_to_dir
 from scaler.replay.record import record_schema
-from scaler.replay.run import replay
+from scaler.replay.shell import replay_to_dir
 from scaler.replay.summary import summarize
 
 CONFIG = """\

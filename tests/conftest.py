@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from scaler.config import Config, parse_config
+from scaler.config.queries import DEFAULT_TEMPLATES, render_query
 from scaler.devtools import Fleet, FleetServer, PrometheusProcess
 from scaler.devtools.prometheus import DEFAULT_BINARY
 from scaler.devtools.textfile import TextExporter
-from scaler.queries import DEFAULT_TEMPLATES, render_query
 from tests.shared_paths import FIXTURES
 
 FLEET_SIZE = 40

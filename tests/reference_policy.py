@@ -1,6 +1,6 @@
 """Oracle: DESIGN §3 in plain Python, one ISVC at a time, history as a list.
 
-Deliberately simple and independent of scaler/_policy_kernel.py (no numpy arithmetic, no
+Deliberately simple and independent of scaler.policy.kernel (no numpy arithmetic, no
 saturation of the history, no ring buffer). Shares only the documented choices of
 scaler.policy: a finite current is rounded up to a whole count; pow2ceil saturates at 2**62.
 """

@@ -19,10 +19,11 @@ from typing import Any
 
 from scaler.config import load_config
 from scaler.durations import format_duration
-from scaler.engine import Engine, align_tick
+from scaler.engine import Engine
+from scaler.engine.explain import rows, table
+from scaler.engine.store import SnapshotStore
 from scaler.errors import ConfigError, ScalerError
-from scaler.explaining import rows, table
-from scaler.snapshot import SnapshotStore
+from scaler.ticks import align_tick
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from scaler.errors import ConfigError
 
-log = logging.getLogger("scaler.record")
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -61,11 +61,11 @@ class ProgressBar:
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
     from scaler.config import load_config
-    from scaler.engine import default_eval_delay_s
     from scaler.replay.output import staged_writer
     from scaler.replay.record import record, record_schema
-    from scaler.replay.times import grid_range_s, parse_duration_s, parse_time_s
-    from scaler.source import PromSignalSource
+    from scaler.replay.times import parse_duration_s, parse_time_s
+    from scaler.signals.source import PromSignalSource
+    from scaler.ticks import default_eval_delay_s, grid_range_s
 
     config = load_config(args.config)
     now_s = time.time()

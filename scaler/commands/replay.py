@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
-    from scaler.replay.pipeline import PlotRequest, replay_to_dir
+    from scaler.replay.shell import PlotRequest, replay_to_dir
     from scaler.replay.summary import format_table
 
     if args.isvc and not args.plot:

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from scaler.errors import ConfigError
-from scaler.tls import TlsFiles, server_credentials
+from scaler.serving.tls import TlsFiles, server_credentials
 
-log = logging.getLogger("scaler.serve")
+log = logging.getLogger(__name__)
 GIL_SWITCH_INTERVAL_S = 0.001
 FULL_GC_EVERY = 100
 """Generation-1 collections per full collection (CPython's default: 10)."""
@@ -75,7 +75,7 @@ def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
 
 
 async def _serve(args: argparse.Namespace, tls: TlsFiles | None) -> int:
-    from scaler.runtime import Runtime
+    from scaler.serving.wiring import Runtime
 
     runtime = Runtime.load(args.config, clock=time.time)
     stop = asyncio.Event()

@@ -75,6 +75,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
-    from scaler.sim.cli_run import execute
+    from scaler.sim.shell import execute
 
     return execute(args)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from scaler.devtools.load import TTFT_BUCKETS_S, IsvcDrive
-from scaler.snapshot import IsvcKey
+from scaler.keys import IsvcKey
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 _LE = (*(repr(b) for b in TTFT_BUCKETS_S), "+Inf")

@@ -32,7 +32,7 @@ import numpy as np
 from scaler.devtools.exposition import pod_lines, render_isvc
 from scaler.devtools.load import IsvcDrive, LoadPattern, mean_of, ttft_fractions
 from scaler.devtools.prometheus import ScrapeTarget
-from scaler.snapshot import IsvcKey
+from scaler.keys import IsvcKey
 
 __all__ = ["Fleet", "FleetServer", "IsvcDrive", "LoadPattern", "ttft_fractions"]
 

@@ -155,7 +155,7 @@ class PrometheusProcess:
                 self._proc.send_signal(signal.SIGHUP)
 
     def query(self, q: str, *, time_s: float | None = None) -> list[dict[str, Any]]:
-        """Instant query (for test set-up; the scaler uses scaler.prom.PromClient)."""
+        """Instant query (for test set-up; the scaler uses scaler.signals.client.PromClient)."""
         params = {"query": q} | ({"time": f"{time_s:.3f}"} if time_s is not None else {})
         url = self.url + "/api/v1/query?" + urllib.parse.urlencode(params)
         with urllib.request.urlopen(url, timeout=10) as r:

@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from scaler.config.queries import SIGNAL_NAMES
 from scaler.errors import DataError
-from scaler.queries import SIGNAL_NAMES
+from scaler.keys import IsvcKey
 from scaler.replay.csvcheck import locate_csv_error, physical_line
-from scaler.snapshot import IsvcKey
 
 REQUIRED = ("time_s", "namespace", "isvc")
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from scaler.policy import REASONS
-from scaler.replay.run import ReplayResult
+from scaler.replay.loop import ReplayResult
 
 DECISION_COLUMNS = ("time_s", "namespace", "isvc", "pressure", "desired", "reason", "active")
 CSV_OPTIONS = pacsv.WriteOptions(quoting_style="none", quoting_header="none",

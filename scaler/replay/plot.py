@@ -13,11 +13,11 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from scaler.config.queries import PRESSURE_SIGNALS
 from scaler.errors import ConfigError
-from scaler.queries import PRESSURE_SIGNALS
-from scaler.replay.run import ReplayResult
+from scaler.keys import IsvcKey
+from scaler.replay.loop import ReplayResult
 from scaler.replay.summary import scale_events
-from scaler.snapshot import IsvcKey
 
 
 def select_isvcs(result: ReplayResult, wanted: Sequence[str], *, top: int) -> list[int]:

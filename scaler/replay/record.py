@@ -16,10 +16,10 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
+from scaler.config.queries import SIGNAL_NAMES
 from scaler.errors import SignalError
-from scaler.prom import range_chunks
-from scaler.queries import SIGNAL_NAMES
-from scaler.signals import SignalHistory
+from scaler.signals.client import range_chunks
+from scaler.signals.frames import SignalHistory
 
 RECORD_COLUMNS = ("time_s", "namespace", "isvc", *SIGNAL_NAMES)
 """Output columns, exactly DESIGN §6."""
@@ -29,7 +29,7 @@ Progress = Callable[[int, int], None]
 
 
 class RangeSource(Protocol):
-    """What record needs of a SignalSource (scaler.source.PromSignalSource implements it)."""
+    """What record needs of a SignalSource (PromSignalSource implements it)."""
 
     async def fetch_range(self, *, start_s: float, end_s: float, step_s: float) -> SignalHistory:
         """Every signal on the grid start_s + k·step_s ≤ end_s."""
@@ -89,7 +89,7 @@ async def record(
     """Fetch ticks first_s, first_s + step_s, …, last_s chunk by chunk into `sink`.
 
     Raises SignalError naming the signal if any query fails (a gap would silently change
-    what replay decides). `first_s`/`last_s` must be on the step grid (times.grid_range_s).
+    what replay decides). `first_s`/`last_s` must be on the step grid (scaler.ticks.grid_range_s).
     """
     schema = record_schema(integral_times=float(step_s).is_integer())
     chunks = range_chunks(start_s=first_s, end_s=last_s, step_s=step_s, max_points=chunk_ticks)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from scaler.policy import REASONS
-from scaler.replay.run import ReplayResult
+from scaler.replay.loop import ReplayResult
 
 COMPARISON_COLUMNS = ("config", "isvcs", "scale_ups", "scale_downs", "replica_hours",
                       "time_at_max_s", "max_desired", "mean_desired", *REASONS)

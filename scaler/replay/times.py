@@ -7,7 +7,6 @@ step 15 s the range [100, 200] holds the ticks 105, 120, …, 195.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
 
@@ -46,16 +45,3 @@ def parse_time_s(text: str, *, now_s: float, name: str) -> float:
     if parsed.tzinfo is None:
         raise ConfigError(f"{name} = {text!r} has no UTC offset; add Z or +00:00")
     return parsed.timestamp()
-
-
-def grid_range_s(start_s: float, end_s: float, *, step_s: float) -> tuple[float, float]:
-    """First and last tick k·step_s (k integer) within [start_s, end_s]; ConfigError if none.
-
-    Example: start 100, end 200, step 15 → (105.0, 195.0).
-    """
-    first = math.ceil(start_s / step_s - 1e-9)
-    last = math.floor(end_s / step_s + 1e-9)
-    if last < first:
-        raise ConfigError(
-            f"no tick of the {step_s:g}s grid between start {start_s:g} and end {end_s:g}")
-    return first * step_s, last * step_s

@@ -20,9 +20,9 @@ from scaler.sim.baselines import (
     PolicyScaler,
     StaticScaler,
 )
+from scaler.sim.loop import Fleet, fleet_for, simulate
 from scaler.sim.params import SimParams, parse_sim_params
 from scaler.sim.report import summarize
-from scaler.sim.run import Fleet, fleet_for, simulate
 from scaler.sim.trace import Trace
 
 BASELINES = ("static", "hpa-cpu", "keda-prometheus")

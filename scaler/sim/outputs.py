@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from scaler.sim.jobs import JobResult
+from scaler.sim.loop import TIMELINE_COLUMNS
 from scaler.sim.report import COMPARISON_COLUMNS
-from scaler.sim.run import TIMELINE_COLUMNS
 
 
 def _cell(value: object) -> object:

@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scaler.config_check import GE0 as _GE0
-from scaler.config_check import GT0 as _GT0
-from scaler.config_check import UNIT_INTERVAL as _UNIT
-from scaler.config_check import Bound as _Bound
-from scaler.config_check import Errors, duration, integer, number
+from scaler.config.checks import GE0 as _GE0
+from scaler.config.checks import GT0 as _GT0
+from scaler.config.checks import UNIT_INTERVAL as _UNIT
+from scaler.config.checks import Bound as _Bound
+from scaler.config.checks import Errors, duration, integer, number
 from scaler.errors import ConfigError
 from scaler.sim.profiles import PROFILES, ServingParams
 
@@ -108,7 +108,7 @@ class SimParams:
 
 
 class _Errors(Errors):
-    """policy.yaml's error collector (scaler.config_check), plus a mapping-with-keys check;
+    """policy.yaml's error collector (scaler.config.checks), plus a mapping-with-keys check;
     values are shown as Python prints them (`True`, `2.5`), as this section always did."""
 
     def bad(self, path: str, value: object, must: str) -> None:

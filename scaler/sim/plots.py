@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from scaler.sim.jobs import JobResult
-from scaler.sim.run import TIMELINE_COLUMNS
+from scaler.sim.loop import TIMELINE_COLUMNS
 
 _COL = {name: i for i, name in enumerate(TIMELINE_COLUMNS)}
 

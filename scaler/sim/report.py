@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from scaler.sim.run import TIMELINE_COLUMNS, RunResult
+from scaler.sim.loop import TIMELINE_COLUMNS, RunResult
 
 COMPARISON_COLUMNS = ("run", "slo_attainment", "ttft_p50_s", "ttft_p99_s", "e2e_p99_s",
                       "gpu_hours", "gpu_hours_vs_static", "mean_replicas", "scale_events",

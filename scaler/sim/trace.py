@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from scaler.errors import DataError
-from scaler.snapshot import IsvcKey
+from scaler.keys import IsvcKey
 
 REQUIRED_COLUMNS = ("timestamp_s", "input_tokens", "output_tokens")
 DEFAULT_ISVC: IsvcKey = ("default", "llm")

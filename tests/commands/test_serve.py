@@ -11,7 +11,7 @@ import pytest
 import uvloop
 
 from scaler.commands.serve import FULL_GC_EVERY, _loop_factory, freeze_heap
-from tests.integration.harness import ServeProcess, policy_yaml, scaled_ref, write_policy
+from tests.e2e.harness import ServeProcess, policy_yaml, scaled_ref, write_policy
 
 
 @pytest.mark.parametrize(("name", "loop_type"), [

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scaler.config import UnknownPolicyError, build_params, parse_config, resolve_policy
+from scaler.config.queries import PRESSURE_SIGNALS
 from scaler.errors import ConfigError
 from scaler.policy import PolicyState, step
-from scaler.queries import PRESSURE_SIGNALS
 
 TEXT = """
 interval: 30s

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scaler.config import TOP_LEVEL_KEYS, Config, parse_config
-from scaler.config_schema import OVERRIDE_YAML_KEYS
-from scaler.config_sections import PROMETHEUS_KEYS
+from scaler.config.policies import OVERRIDE_YAML_KEYS
+from scaler.config.queries import SIGNAL_NAMES
+from scaler.config.sections import PROMETHEUS_KEYS
 from scaler.errors import ConfigError
-from scaler.queries import SIGNAL_NAMES
 
 _SCALAR = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30),

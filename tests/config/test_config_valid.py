@@ -19,8 +19,8 @@ from scaler.config import (
     parse_config,
     resolve_policy,
 )
+from scaler.config.queries import DEFAULT_TEMPLATES, SIGNAL_NAMES, render_query
 from scaler.errors import ConfigError
-from scaler.queries import DEFAULT_TEMPLATES, SIGNAL_NAMES, render_query
 
 DESIGN_EXAMPLE = """
 prometheus:

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from scaler.config import parse_config, resolve_policy
-from scaler.queries import DEFAULT_TEMPLATES
+from scaler.config.queries import DEFAULT_TEMPLATES
 
 from .manifests import CORE_MODELS, one, render, roundtrip, scaledobject_schema, unknown_fields
 

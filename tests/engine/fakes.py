@@ -11,11 +11,13 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from scaler.config import Config, parse_config
+from scaler.config.queries import SIGNAL_NAMES
 from scaler.engine import Engine
+from scaler.engine.store import SnapshotStore
+from scaler.keys import IsvcKey
 from scaler.metrics import ScalerMetrics
-from scaler.queries import SIGNAL_NAMES
-from scaler.signals import SignalFrame, SignalHistory, align
-from scaler.snapshot import IsvcKey, SnapshotStore
+from scaler.signals.frames import SignalFrame, SignalHistory, align
+from tests.fakes import FakeClock
 
 Values = Mapping[IsvcKey, Mapping[str, float]]
 
@@ -30,22 +32,6 @@ policies:
 
 def config(text: str = CONFIG) -> Config:
     return parse_config(text)
-
-
-@dataclass
-class FakeClock:
-    """Unix seconds; `sleep` advances time instead of waiting."""
-
-    now_s: float = 1_800_000_000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now_s += seconds
-        await asyncio.sleep(0)
 
 
 def frame(t_s: float, values: Values, *, failed: Mapping[str, str] | None = None) -> SignalFrame:

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from scaler.engine import align_tick
-from scaler.snapshot import IsvcKey
+from scaler.keys import IsvcKey
+from scaler.ticks import align_tick
 from tests.engine.fakes import CONFIG, FakeClock, FakeSource, config, engine, sample
 
 A: IsvcKey = ("prod", "a")
@@ -118,7 +118,7 @@ async def test_isvcs_appear_and_disappear_with_their_series() -> None:
 
 
 async def test_vanished_isvc_holds_then_is_forgotten_after_retention() -> None:
-    from scaler.evaluation import VANISHED_RETENTION_S
+    from scaler.engine.evaluation import VANISHED_RETENTION_S
 
     last = T0 + VANISHED_RETENTION_S
     ticks = [T0, T0 + 15, last, last + 15]
@@ -136,7 +136,7 @@ async def test_vanished_isvc_holds_then_is_forgotten_after_retention() -> None:
 
 
 async def test_vanished_isvc_label_sets_are_removed() -> None:
-    from scaler.evaluation import VANISHED_RETENTION_S
+    from scaler.engine.evaluation import VANISHED_RETENTION_S
 
     late = T0 + 15 + VANISHED_RETENTION_S
     source = kv_script({T0: {A: 0.5, B: 0.5}, late: {B: 0.5}})

@@ -16,10 +16,11 @@ from scaler._proto import externalscaler_pb2 as pb
 from scaler._proto import externalscaler_pb2_grpc as pb_grpc
 from scaler.config import Config
 from scaler.devtools import Fleet, FleetServer, PrometheusProcess
-from scaler.engine import Engine, align_tick
+from scaler.engine import Engine
+from scaler.engine.store import SnapshotStore
 from scaler.metrics import ScalerMetrics
-from scaler.server import ConfigAnswers, ExternalScalerService, start_grpc_server
-from scaler.snapshot import SnapshotStore
+from scaler.serving.external_scaler import ConfigAnswers, ExternalScalerService, start_grpc_server
+from scaler.ticks import align_tick
 
 
 def make_engine(config: Config, *, clock: Callable[[], float] = time.time,
@@ -52,7 +53,7 @@ async def test_prometheus_down_and_back(
     good = await engine.tick(time.time())
     assert good is not None and ("team-0", "llm-0000") in good.entries
     prom.stop()
-    with caplog.at_level(logging.INFO, logger="scaler.source"):
+    with caplog.at_level(logging.INFO, logger="scaler.signals.source"):
         assert await engine.tick(time.time()) is None
         assert await engine.tick(time.time()) is None
         assert engine.store.snapshot is good  # not refreshed: it ages towards stale_after

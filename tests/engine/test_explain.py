@@ -11,8 +11,8 @@ import pytest
 from scaler.cli import main
 from scaler.config import Config
 from scaler.devtools import Fleet, PrometheusProcess
-from scaler.explaining import rows, table
-from scaler.snapshot import IsvcKey
+from scaler.engine.explain import rows, table
+from scaler.keys import IsvcKey
 from tests.engine.fakes import CONFIG, FakeClock, FakeSource, Values, config, engine, frame
 
 T0 = 1_800_000_000.0

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scaler.engine.snapshot import Snapshot
+from scaler.engine.warmstart import history_ticks, longest_window_s
 from scaler.errors import SignalError
+from scaler.keys import IsvcKey
 from scaler.signals import SignalHistory
-from scaler.snapshot import IsvcKey, Snapshot
-from scaler.warmstart import history_ticks, longest_window_s
 from tests.engine.fakes import CONFIG, FakeClock, FakeSource, Values, config, engine
 
 T0 = 1_800_000_000.0

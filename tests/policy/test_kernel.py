@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaler._policy_kernel import POW2_CAP, pow2ceil
-from scaler._policy_ring import Ring
 from scaler.policy import PolicyParams, PolicyState, step
+from scaler.policy.kernel import POW2_CAP, pow2ceil
+from scaler.policy.ring import Ring
 from tests.reference_policy import pow2ceil as reference_pow2ceil
 
 NAN, INF = float("nan"), float("inf")

@@ -12,8 +12,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaler import _policy_kernel
 from scaler.policy import Decision, PolicyParams, PolicyState, step
+from scaler.policy import kernel as _policy_kernel
 from tests.reference_policy import RefPolicy, as_arrays
 
 NAN, INF = float("nan"), float("inf")

@@ -11,7 +11,7 @@ import pytest
 
 from scaler.errors import DataError
 from scaler.replay.io import load_signals
-from scaler.replay.pipeline import replay_to_dir
+from scaler.replay.shell import replay_to_dir
 from tests.replay.conftest import config_text
 
 HEADER = "time_s,namespace,isvc,kv_cache,replicas\n"

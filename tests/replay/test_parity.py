@@ -21,13 +21,14 @@ from prometheus_client import CollectorRegistry
 
 from scaler.cli import main
 from scaler.config import load_config
+from scaler.config.queries import DEFAULT_TEMPLATES, SIGNAL_NAMES, render_query
 from scaler.devtools.fleet import Fleet
 from scaler.devtools.prometheus import PrometheusProcess
 from scaler.engine import Engine
+from scaler.engine.snapshot import Snapshot
+from scaler.engine.store import SnapshotStore
 from scaler.metrics import ScalerMetrics
-from scaler.queries import DEFAULT_TEMPLATES, SIGNAL_NAMES, render_query
-from scaler.snapshot import Snapshot, SnapshotStore
-from scaler.source import PromSignalSource
+from scaler.signals.source import PromSignalSource
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(120)]
 

@@ -10,7 +10,7 @@ import pytest
 
 from scaler.cli import main
 from scaler.errors import ConfigError
-from scaler.replay.pipeline import PlotRequest, replay_to_dir, run_names
+from scaler.replay.shell import PlotRequest, replay_to_dir, run_names
 from scaler.replay.summary import COMPARISON_COLUMNS
 from tests.replay.conftest import config_text
 

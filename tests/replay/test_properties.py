@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from scaler.config import parse_config
 from scaler.replay.io import load_signals
-from scaler.replay.run import ReplayResult, replay
+from scaler.replay.loop import ReplayResult, replay
 from tests.replay.conftest import config_text
 
 CONFIG = parse_config(config_text("""

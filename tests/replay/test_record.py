@@ -14,7 +14,8 @@ from scaler.errors import SignalError
 from scaler.replay.io import load_signals
 from scaler.replay.output import staged_writer
 from scaler.replay.record import RECORD_COLUMNS, history_rows, record, record_schema
-from scaler.signals import SignalHistory, tick_grid
+from scaler.signals import SignalHistory
+from scaler.ticks import tick_grid
 
 NAN = float("nan")
 KEYS = (("a", "m"), ("b", "n"))

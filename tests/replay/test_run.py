@@ -14,7 +14,7 @@ import pytest
 from scaler.config import parse_config
 from scaler.policy import REASONS
 from scaler.replay.io import load_signals
-from scaler.replay.run import ReplayResult, replay
+from scaler.replay.loop import ReplayResult, replay
 from tests.replay.conftest import config_text
 
 Write = Callable[[str, str], Path]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scaler.errors import ConfigError
-from scaler.replay.times import grid_range_s, parse_duration_s, parse_time_s
+from scaler.replay.times import parse_duration_s, parse_time_s
+from scaler.ticks import grid_range_s
 
 NOW = 1_714_608_000.0  # 2024-05-02T00:00:00Z
 

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from scaler.config import Config
 from scaler.devtools import PrometheusProcess
 from scaler.signals import SignalFrame
-from scaler.source import PromSignalSource
+from scaler.signals.source import PromSignalSource
 from tests.conftest import FIXTURES
 
 GROWTH_S = 100.0  # TextExporter growth: rate(x) = x_fixture / 100 s

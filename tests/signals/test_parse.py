@@ -11,15 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scaler.errors import SignalError
-from scaler.signals import (
+from scaler.signals.frames import (
     SignalFrame,
     SignalHistory,
     align,
     align_history,
     parse_matrix,
     parse_vector,
-    tick_grid,
 )
+from scaler.ticks import tick_grid
 
 LABELS = {"namespace_label": "namespace", "isvc_label": "isvc"}
 

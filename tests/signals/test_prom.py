@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from scaler.config_types import PrometheusConfig
+from scaler.config.model import PrometheusConfig
 from scaler.errors import SignalError
-from scaler.prom import PromClient, range_chunks, redact_url
-from tests.security.certs import Pki, make_pki
+from scaler.signals.client import PromClient, range_chunks, redact_url
+from tests.serving.certs import Pki, make_pki
 from tests.signals.fakeapi import FakeApi, Reply, Seen, vector
 
 

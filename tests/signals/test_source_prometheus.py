@@ -12,11 +12,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from scaler.config import Config
+from scaler.config.queries import SIGNAL_NAMES
 from scaler.devtools import Fleet, PrometheusProcess
 from scaler.metrics import ScalerMetrics
-from scaler.queries import SIGNAL_NAMES
 from scaler.signals import SignalFrame
-from scaler.source import PromSignalSource
+from scaler.signals.source import PromSignalSource
 from tests.conftest import FLEET_SIZE
 
 
@@ -75,7 +75,7 @@ def test_idle_isvc_has_nan_latency_and_no_pods_isvc_is_missing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     source = source_for(prometheus_ready, make_config)
-    with caplog.at_level(logging.WARNING, logger="scaler.source"):
+    with caplog.at_level(logging.WARNING, logger="scaler.signals.source"):
         frame = fetch_now(source)
         fetch_now(source)
     idle = row(frame, ("edge", "idle"))

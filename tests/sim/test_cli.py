@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from scaler.cli import main
+from scaler.sim.loop import TIMELINE_COLUMNS
 from scaler.sim.report import COMPARISON_COLUMNS
-from scaler.sim.run import TIMELINE_COLUMNS
 from tests.shared_paths import TRACES
 
 MOONCAKE = str(TRACES / "mooncake_conversation_first30m.csv")

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from scaler.errors import ConfigError
+from scaler.sim.loop import RunResult
 from scaler.sim.report import best_run, comparison_rows, format_table, summarize
-from scaler.sim.run import RunResult
 from scaler.sim.sweep import expand, parse_sweep, set_path
 from scaler.sim.trace import make_trace
 

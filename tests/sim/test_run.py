@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaler.sim.jobs import Job, JobResult, run_job
-from scaler.sim.run import TIMELINE_COLUMNS
+from scaler.sim.loop import TIMELINE_COLUMNS
 from scaler.sim.synth import SynthSpec, synthetic
 from scaler.sim.trace import make_trace
 

@@ -1,0 +1,151 @@
+"""PolicyState (the stabilisation history) and `step`, the one vectorised policy evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from scaler.policy.decision import Decision
+from scaler.policy.kernel import FRESH, run_kernel
+from scaler.policy.params import (
+    PolicyParams,
+    frozen,
+)
+from scaler.policy.ring import Ring
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyState:
+    """Stabilisation history for n ISVCs; behaves as immutable (step returns a new one).
+
+    ring: (ring_ticks, n) uint16 recommendations (saturating at 65535), the most recent
+    tick at row `head` (a persistent array: a step writes one row, older states stay
+    readable and steppable); last_desired: (n,) uint16 previous desired, FRESH (65535)
+    before an ISVC's first step. Memory: 2 × (ring_ticks + 1) bytes per ISVC, e.g. 42 bytes
+    for a 300 s down window at a 15 s interval.
+    """
+
+    ring: Ring
+    head: int
+    last_desired: np.ndarray
+
+    @classmethod
+    def empty(cls, params: PolicyParams) -> PolicyState:
+        """State for `params` in which every ISVC is fresh (has never stepped)."""
+        ticks = params.ring_ticks
+        ring = Ring(np.zeros((ticks, params.n), dtype=np.uint16))
+        return cls(ring, ticks - 1, frozen(np.full(params.n, FRESH, dtype=np.uint16)))
+
+    @property
+    def n(self) -> int:
+        """Number of ISVCs."""
+        return int(self.last_desired.shape[0])
+
+    @property
+    def history(self) -> np.ndarray:
+        """A copy of the (ring_ticks, n) recommendation ring (row `head` = latest tick)."""
+        return self.ring.array()
+
+    @property
+    def ring_ticks(self) -> int:
+        """Number of ticks kept per ISVC."""
+        return self.ring.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of history and last_desired (the state proper)."""
+        return self.ring_ticks * self.n * 2 + int(self.last_desired.nbytes)
+
+    def select(self, src_index: np.ndarray, params: PolicyParams) -> PolicyState:
+        """New state for `params`: row i copies old row `src_index[i]`, fresh where -1.
+
+        Used when ISVCs appear or disappear and on config reload. If `params` needs a different
+        history length, the most recent ticks are kept; ticks older than the old history (when
+        it grows) repeat its oldest tick, e.g. old ages [r0, r1, r2] → new ages [r0, r1, r2, r2].
+        """
+        src = np.asarray(src_index)
+        if src.shape != (params.n,) or (src.size and src.dtype.kind not in "iu"):
+            raise ValueError(f"src_index: shape {src.shape} dtype {src.dtype}, "
+                             f"expected ({params.n},) integers")
+        src = src.astype(np.int64)
+        bad = (src < -1) | (src >= self.n)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"src_index[{i}] = {int(src[i])}, must be -1 or in [0, {self.n})")
+        old_ticks, new_ticks = self.ring_ticks, params.ring_ticks
+        ages = np.minimum(np.arange(new_ticks - 1, -1, -1), old_ticks - 1)
+        rows = (self.head - ages) % old_ticks
+        fresh = src < 0
+        if self.n == 0:
+            history = np.zeros((new_ticks, params.n), dtype=np.uint16)
+            last = np.full(params.n, FRESH, dtype=np.uint16)
+        else:
+            cols = np.where(fresh, 0, src)
+            history = self.ring.rows(rows, cols)
+            last = np.where(fresh, FRESH, self.last_desired[cols]).astype(np.uint16)
+        return PolicyState(Ring(history), new_ticks - 1, frozen(last))
+
+
+def step(
+    state: PolicyState,
+    params: PolicyParams,
+    signals: Mapping[str, np.ndarray] | np.ndarray,
+    current: np.ndarray,
+    *,
+    requests: np.ndarray | None = None,
+) -> tuple[Decision, PolicyState]:
+    """One policy tick for all ISVCs (DESIGN §3); pure: `state` is left unchanged.
+
+    signals: Mapping name → (n,) array (names not in params.signals ignored; "requests" used
+    for activity when `requests` is None; a missing pressure signal counts as all NaN), or a
+    2-D (n, K) array in params.signals order. current: (n,) replicas, NaN = unknown.
+    """
+    n = params.n
+    if (state.ring_ticks, state.n) != (params.ring_ticks, n):
+        raise ValueError(
+            f"state holds {state.ring_ticks} ticks × {state.n} ISVCs, params need "
+            f"{params.ring_ticks} × {n}; "
+            "use state.select(src_index, params) after a config change"
+        )
+    columns = _pressure_columns(signals, params)
+    if requests is None and isinstance(signals, Mapping) and "requests" in signals:
+        requests = signals["requests"]
+    req = None if requests is None else _float_vector("requests", requests, n)
+    cur = _float_vector("current", current, n)
+    head = (state.head + 1) % state.ring_ticks
+    last = state.last_desired
+    results = []
+
+    def write(ring: np.ndarray) -> None:
+        results.append(run_kernel(params, columns, cur, req, ring, head, last))
+
+    fresh = n > 0 and int(last.max()) == FRESH  # fresh ISVCs rewrite every row of theirs
+    ring = state.ring.update(head, write, whole=fresh)
+    decision, new_last = results[0]
+    return decision, PolicyState(ring, head, frozen(new_last))
+
+
+def _float_vector(name: str, value: object, n: int) -> np.ndarray:
+    """`value` as an (n,) float64 array (no copy when it already is one)."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.shape != (n,):
+        raise ValueError(f"{name}: shape {a.shape}, expected ({n},)")
+    return a
+
+
+def _pressure_columns(
+    signals: Mapping[str, np.ndarray] | np.ndarray, params: PolicyParams
+) -> list[np.ndarray | None]:
+    """One (n,) float64 column per params.signals entry; None where the signal is missing."""
+    n, names = params.n, params.signals
+    if isinstance(signals, Mapping):
+        return [
+            _float_vector(f"signals[{name!r}]", signals[name], n) if name in signals else None
+            for name in names
+        ]
+    matrix = np.asarray(signals, dtype=np.float64)
+    if matrix.shape != (n, len(names)):
+        raise ValueError(f"signals: shape {matrix.shape}, expected ({n}, {len(names)})")
+    return [matrix[:, k] for k in range(len(names))]
