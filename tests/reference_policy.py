@@ -1,8 +1,23 @@
-"""Oracle: DESIGN §3 in plain Python, one ISVC at a time, history as a list.
+"""Oracle: DESIGN §3 (v2) in plain Python, one ISVC at a time, history as a list.
 
-Deliberately simple and independent of scaler.policy.kernel (no numpy arithmetic, no
-saturation of the history, no ring buffer). Shares only the documented choices of
-scaler.policy: a finite current is rounded up to a whole count; pow2ceil saturates at 2**62.
+Deliberately simple and independent of scaler.policy.kernel and scaler.policy.guard (no numpy
+arithmetic, no saturation of the history, no ring buffer, the guard applied to every ISVC
+every tick). Shares only the documented choices of scaler.policy: a finite current is rounded
+up to a whole count; pow2ceil saturates at 2**62; the guard keeps its reference latency and
+load as float32 and its counters saturate at 65535.
+
+v2 restated (scaler/policy/guard.py has the worked examples):
+* P_u = max over utilization signals, P_l = max over latency signals (s / t, present only).
+* sp = ceil(spec) (NaN → c), at least c; pods start while sp > c, for ≤ startup ticks.
+* Utilization recommends as v1 from P_u; while pods start: max(up, sp) above the band, else sp.
+* Latency guard: idle → (sustained P_l > 1 + tol, nothing starting, utilization not scaling
+  up, a step left below max) trial at the next power of two above c → after the goal's pods
+  are ready for the observe window: helped (met target or improved by min_improvement) or
+  floor; trial without ready pods for startup + observe → floor. helped holds the goal until
+  the load falls to scale_down_utilization × the load at the ask; floor holds nothing and
+  re-arms after a down window at or under target or when P_l > 2 × its floor value.
+* r = max(utilization's r, the goal while trial/helped, c while P_l > 1 + tol outside floor);
+  desired = clip(max(v1's held/panic value, sp while starting), min, max).
 """
 
 from __future__ import annotations
@@ -24,8 +39,25 @@ REASONS = (
     "no-data",
     "stabilizing",
     "hold",
+    "starting",
+    "latency-floor",
 )
 POW2_CAP = 2**62
+IDLE, TRIAL, FLOOR, HELPED = 0, 1, 2, 3
+
+
+def f32(x: float) -> float:
+    """x as stored in float32 (the guard's reference values; overflow → inf)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(x))
+
+
+def next_pow2(c: float) -> int:
+    """Smallest power of two > c."""
+    p = 1
+    while p <= c:
+        p *= 2
+    return p
 
 
 def pow2ceil(x: float) -> int:
@@ -60,6 +92,11 @@ class RefParams:
     scale_down_window_s: float
     min_replicas: int
     max_replicas: int
+    kinds: dict[str, str]
+    startup_timeout_s: float
+    latency_sustain_window_s: float
+    latency_observe_window_s: float
+    latency_min_improvement: float
 
     @classmethod
     def row(cls, params: PolicyParams, i: int) -> RefParams:
@@ -75,7 +112,16 @@ class RefParams:
             scale_down_window_s=float(params.scale_down_window_s[i]),
             min_replicas=int(params.min_replicas[i]),
             max_replicas=int(params.max_replicas[i]),
+            kinds=dict(zip(params.signals, params.kinds or (), strict=True)),
+            startup_timeout_s=float(params.startup_timeout_s[i]),
+            latency_sustain_window_s=float(params.latency_sustain_window_s[i]),
+            latency_observe_window_s=float(params.latency_observe_window_s[i]),
+            latency_min_improvement=float(params.latency_min_improvement[i]),
         )
+
+    def ticks(self, window_s: float) -> int:
+        """A window of this ISVC in ticks."""
+        return ticks(window_s, self.interval_s)
 
 
 @dataclass(frozen=True)
@@ -84,6 +130,7 @@ class RefDecision:
 
     desired: int
     pressure: float | None
+    latency_pressure: float | None
     reason: str
     active: bool
     recommendation: int
@@ -97,6 +144,7 @@ class RefIsvc:
     history: list[float] = field(default_factory=list)
     pad: float | None = None
     last_desired: int | None = None
+    guard: RefGuard = field(default_factory=lambda: RefGuard())
 
     def window(self, n: int) -> list[float]:
         """The last n recommendations, padded with `pad` before the first step."""
@@ -112,9 +160,9 @@ class RefIsvc:
 
     def step(
         self, p: RefParams, signals: Mapping[str, float], current: float,
-        requests: float | None,
+        requests: float | None, spec: float = math.nan,
     ) -> RefDecision:
-        """Apply §3 steps 0–7 for one tick."""
+        """Apply §3 (v2) for one tick."""
         if math.isfinite(current):
             c = float(max(math.ceil(current), 1))
         elif self.last_desired is None:
@@ -124,30 +172,38 @@ class RefIsvc:
         if self.pad is None:
             self.pad = c
 
-        ratios = [
-            signals[name] / target
-            for name, target in p.targets.items()
-            if not math.isnan(target) and present(signals.get(name))
-        ]
-        pressure = max(ratios) if ratios else None
+        pressure = _pressure(p, signals, "utilization")
+        latency = _pressure(p, signals, "latency")
 
-        r: float = c
+        r_v1: float = c
         up = 1
         if pressure is not None:
             ideal = c * pressure
             up = pow2ceil(ideal)
             down = pow2ceil(ideal / p.scale_down_utilization)
             if pressure > 1 + p.tolerance:
-                r = max(up, c)
+                r_v1 = max(up, c)
             elif down < c:
-                r = down
+                r_v1 = down
+
+        sp = float(math.ceil(spec)) if math.isfinite(spec) else c
+        sp = max(sp, c)
+        g = self.guard
+        g.start = min(g.start + 1, 65535) if sp > c else 0
+        starting = sp > c and g.start <= p.ticks(p.startup_timeout_s)
+        supply = sp if starting else c
+        above = pressure is not None and pressure > 1 + p.tolerance
+        r_u = (max(up, sp) if above else sp) if starting else r_v1
+        r = g.step(p, c=c, r_u=r_u, supply=supply, starting=starting, raw_starting=sp > c,
+                   latency=latency, load=None if pressure is None else c * pressure)
         self.history.append(r)
 
         low = min(self.window(ticks(p.scale_up_window_s, p.interval_s)))
         high = max(self.window(ticks(p.scale_down_window_s, p.interval_s)))
         held = min(max(c, low), high)
         panic = pressure is not None and pressure >= p.panic_threshold
-        raised = max(held, up) if panic else held
+        panicked = max(held, up) if panic else held
+        raised = max(panicked, sp) if starting else panicked
         desired = int(min(max(raised, p.min_replicas), p.max_replicas))
         self.last_desired = desired
 
@@ -155,13 +211,17 @@ class RefIsvc:
             reason = "clamped-max"
         elif raised < p.min_replicas:
             reason = "clamped-min"
-        elif panic and raised > held:
+        elif panic and panicked > held and panicked >= raised:
             reason = "panic"
+        elif starting and c < desired <= sp:
+            reason = "starting"
         elif desired > c:
             reason = "scale-up"
         elif desired < c:
             reason = "scale-down"
-        elif pressure is None:
+        elif g.phase == FLOOR and latency is not None and latency > 1 + p.tolerance:
+            reason = "latency-floor"
+        elif pressure is None and latency is None:
             reason = "no-data"
         elif r != c:
             reason = "stabilizing"
@@ -172,8 +232,77 @@ class RefIsvc:
             assert requests is not None
             active = requests > p.activation_threshold
         else:
-            active = pressure is not None
-        return RefDecision(desired, pressure, reason, active, int(min(r, POW2_CAP)), c)
+            active = pressure is not None or latency is not None
+        return RefDecision(desired, pressure, latency, reason, active, int(min(r, POW2_CAP)), c)
+
+
+def _pressure(p: RefParams, signals: Mapping[str, float], kind: str) -> float | None:
+    ratios = [
+        signals[name] / target
+        for name, target in p.targets.items()
+        if p.kinds[name] == kind and not math.isnan(target) and present(signals.get(name))
+    ]
+    return max(ratios) if ratios else None
+
+
+@dataclass
+class RefGuard:
+    """The latency guard and the pods-starting counter of one ISVC."""
+
+    phase: int = IDLE
+    count: int = 0
+    seen: int = 0
+    goal: float = 0.0
+    start: int = 0
+    ref: float = 0.0
+    load: float | None = None
+
+    def step(self, p: RefParams, *, c: float, r_u: float, supply: float, starting: bool,
+             raw_starting: bool, latency: float | None, load: float | None) -> float:
+        """Advance one tick; returns the recommendation r."""
+        thr = 1 + p.tolerance
+        high = latency is not None and latency > thr
+        quiet = not starting and r_u <= supply
+        nxt = min(next_pow2(c), p.max_replicas)
+        if self.phase in (IDLE, HELPED):
+            self.count = min(self.count + 1, 65535) if high and quiet else 0
+            if self.count >= p.ticks(p.latency_sustain_window_s) and quiet and nxt > c:
+                self.phase, self.count, self.seen = TRIAL, 0, 0
+                self.goal, self.ref = float(nxt), f32(latency or 0.0)
+                self.load = None if load is None else f32(load)
+            elif self.phase == HELPED and self._released(p, latency, load):
+                self._idle()
+        elif self.phase == TRIAL:
+            self.count = min(self.count + 1, 65535)
+            self.seen = min(self.seen + 1, 65535) if c >= self.goal and not raw_starting else 0
+            judged = self.seen >= p.ticks(p.latency_observe_window_s) and latency is not None
+            if judged:
+                assert latency is not None
+                improved = latency <= thr or latency <= (1 - p.latency_min_improvement) * self.ref
+                self.phase, self.count, self.seen = (HELPED if improved else FLOOR), 0, 0
+                if not improved:
+                    self.ref = f32(latency)
+            elif self.count > p.ticks(p.startup_timeout_s) + p.ticks(p.latency_observe_window_s):
+                self.phase, self.count, self.seen = FLOOR, 0, 0
+                self.ref = f32(latency) if latency is not None else math.nan
+        elif self.phase == FLOOR:
+            ok = latency is not None and latency <= 1.0
+            self.count = min(self.count + 1, 65535) if ok else 0
+            if self.count >= p.ticks(p.scale_down_window_s) or (
+                    latency is not None and latency > 2.0 * self.ref):
+                self._idle()
+        hold = self.goal if self.phase in (TRIAL, HELPED) else 0.0
+        block = c if high and self.phase != FLOOR else 0.0
+        return max(r_u, hold, block)
+
+    def _released(self, p: RefParams, latency: float | None, load: float | None) -> bool:
+        if self.load is not None and math.isfinite(self.load) and load is not None:
+            return load <= p.scale_down_utilization * self.load
+        return not (latency is not None and latency > p.scale_down_utilization)
+
+    def _idle(self) -> None:
+        self.phase, self.count, self.seen, self.goal, self.ref, self.load = \
+            IDLE, 0, 0, 0.0, 0.0, None
 
 
 class RefPolicy:
@@ -189,13 +318,15 @@ class RefPolicy:
         signals: Mapping[str, Sequence[float]],
         current: Sequence[float],
         requests: Sequence[float] | None = None,
+        spec: Sequence[float] | None = None,
     ) -> list[RefDecision]:
         """One tick for every ISVC; signals maps name → per-ISVC values."""
         out = []
         for i, (p, isvc) in enumerate(zip(self.rows, self.isvcs, strict=True)):
             values = {name: float(v[i]) for name, v in signals.items()}
             req = None if requests is None else float(requests[i])
-            out.append(isvc.step(p, values, float(current[i]), req))
+            sp = math.nan if spec is None else float(spec[i])
+            out.append(isvc.step(p, values, float(current[i]), req, sp))
         return out
 
     def select(self, src_index: Sequence[int], params: PolicyParams) -> None:
@@ -207,7 +338,8 @@ class RefPolicy:
                 new.append(RefIsvc())
                 continue
             old = self.isvcs[int(src)]
-            isvc = RefIsvc(list(old.history), old.pad, old.last_desired)
+            isvc = RefIsvc(list(old.history), old.pad, old.last_desired,
+                           RefGuard(**vars(old.guard)))
             isvc.keep(keep)
             new.append(isvc)
         self.params = params
@@ -222,6 +354,9 @@ def as_arrays(decisions: Sequence[RefDecision]) -> dict[str, np.ndarray]:
         "pressure": np.array(
             [np.nan if d.pressure is None else d.pressure for d in decisions], dtype=np.float64
         ),
+        "latency_pressure": np.array(
+            [np.nan if d.latency_pressure is None else d.latency_pressure for d in decisions],
+            dtype=np.float64),
         "reason": np.array([REASONS.index(d.reason) for d in decisions], dtype=np.int8),
         "active": np.array([d.active for d in decisions], dtype=bool),
         "recommendation": np.array([d.recommendation for d in decisions], dtype=np.int64),

@@ -6,14 +6,30 @@ in-place ufuncs into preallocated scratch buffers. Masked selections are written
 min/max arithmetic (np.copyto(where=) costs as much as ~6 plain ufunc passes). A parameter
 equal for all ISVCs is read from a cache-resident constant buffer instead of memory. Rare
 inputs (non-finite current, a signal at +inf or below 0, panic, clamping) are detected per
-chunk with one cheap reduction and handled on a slow path.
+chunk with one cheap reduction and handled on a slow path; so are the v2 rules of
+scaler.policy.guard (pods starting, latency above target, guard state), applied only to the
+ISVCs they concern.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from scaler.policy.decision import Decision
+from scaler.policy import guard
+from scaler.policy.decision import (
+    CLAMPED_MAX,
+    CLAMPED_MIN,
+    HOLD,
+    LATENCY_FLOOR,
+    NO_DATA,
+    PANIC,
+    SCALE_DOWN,
+    SCALE_UP,
+    STABILIZING,
+    STARTING,
+    Decision,
+)
+from scaler.policy.guard import GuardInputs, GuardState
 from scaler.policy.params import PolicyParams
 from scaler.policy.ring import window
 
@@ -57,7 +73,8 @@ class _Scratch:
     def __init__(self, m: int, params: PolicyParams) -> None:
         self.buffers: dict[str, np.ndarray] = {
             name: np.empty(m, np.float64)
-            for name in ("ideal", "up", "down", "r", "low", "held", "raised", "desired", "tmp")
+            for name in ("ideal", "up", "down", "r", "low", "held", "raised", "desired", "tmp",
+                         "lat")
         }
         self.buffers.update({name: np.empty(m, np.bool_) for name in ("b1", "b2", "b3", "nan")})
         self.buffers.update({name: np.empty(m, np.uint8) for name in ("score", "u8")})
@@ -89,22 +106,50 @@ def run_kernel(
     ring: np.ndarray,
     head: int,
     last_desired: np.ndarray,
-) -> tuple[Decision, np.ndarray]:
+    *,
+    spec: np.ndarray | None,
+    guard_state: GuardState,
+) -> tuple[Decision, np.ndarray, GuardState]:
     """Evaluate §3 for all ISVCs with `head` the new tick's ring row (written here; other
-    rows are written only for fresh ISVCs). Returns the outputs and the new last_desired."""
+    rows are written only for fresh ISVCs). Returns the outputs, the new last_desired and the
+    new guard state (`guard_state` itself when no ISVC needed the v2 rules)."""
     n = params.n
     out = Decision.empty(n)
     new_last = np.empty_like(last_desired)
     scratch = _Scratch(min(n, CHUNK), params)
+    util = [c if kind == "utilization" else None for c, kind in zip(columns, params.kinds,
+                                                                     strict=True)]
+    lat = [(c, t) for c, kind, t in zip(columns, params.kinds, params.targets_by_signal,
+                                        strict=True) if kind == "latency" and c is not None]
+    busy = guard_state.busy() if guard_state.phase.size else None
+    holder = _GuardHolder(guard_state)
     with np.errstate(all="ignore"):
         for lo in range(0, n, CHUNK):
             chunk = _Chunk(slice(lo, min(lo + CHUNK, n)), scratch, out)
             chunk.current(current, last_desired)
-            chunk.recommend(params, columns)
+            chunk.recommend(params, util)
+            chunk.latency(lat)
+            chunk.guard(params, spec, busy, holder)
             chunk.active(requests, out.active)
             chunk.history(params, ring, head, last_desired)
             chunk.decide(out, new_last)
-    return out, new_last
+    return out, new_last, holder.result()
+
+
+class _GuardHolder:
+    """The new guard state, copied from the old one on the first chunk that changes it."""
+
+    def __init__(self, old: GuardState) -> None:
+        self.old = old
+        self.new: GuardState | None = None
+
+    def writable(self) -> GuardState:
+        if self.new is None:
+            self.new = self.old.copy()
+        return self.new
+
+    def result(self) -> GuardState:
+        return self.old if self.new is None else self.new
 
 
 class _Chunk:
@@ -118,6 +163,10 @@ class _Chunk:
         self.p.update({k: v[:m] for k, v in scratch.const.items()})
         self.c = out.current[sl]
         self.pressure = out.pressure[sl]
+        self.lat_p = out.latency_pressure[sl]
+        self.special: np.ndarray | None = None  # local indices handled by the guard
+        self.floor: np.ndarray | None = None  # their in-flight floor on desired
+        self.reasons: np.ndarray | None = None  # their v2 reason codes
 
     def current(self, current: np.ndarray, last: np.ndarray) -> None:
         """Step 0: c = max(ceil(current), 1); previous desired (or min_replicas) if unknown."""
@@ -167,6 +216,54 @@ class _Chunk:
             idx = np.flatnonzero((p < 0) | (p == np.inf))
             p[idx] = _exact_pressure(params, columns, sl.start + idx)
 
+    def latency(self, lat: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """P_l = max latency signal / target (NaN if none); no-data needs P_u and P_l NaN."""
+        p = self.lat_p
+        if not lat:
+            p.fill(np.nan)
+            return
+        tmp, sl = self.b["lat"], self.sl
+        for k, (column, target) in enumerate(lat):
+            np.divide(column[sl], target[sl], out=p if k == 0 else tmp)
+            if k:
+                np.fmax(p, tmp, out=p)
+        bad = (p < 0) | (p == np.inf)
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            p[idx] = _exact_latency(lat, sl.start + idx)
+        np.isnan(p, out=self.b["b1"])
+        np.logical_and(self.b["nan"], self.b["b1"], out=self.b["nan"])
+
+    def guard(self, params: PolicyParams, spec: np.ndarray | None, busy: np.ndarray | None,
+              holder: _GuardHolder) -> None:
+        """v2 rules (scaler.policy.guard) at the ISVCs that need them; adjusts r."""
+        b, sl, c = self.b, self.sl, self.c
+        lat_p = self.lat_p
+        special = b["b2"]
+        np.greater(lat_p, self.p["up_threshold"], out=special)
+        if spec is not None:
+            np.greater(spec[sl], c, out=b["b3"])
+            np.logical_or(special, b["b3"], out=special)
+        if busy is not None:
+            np.logical_or(special, busy[sl], out=special)
+        if not special.any():
+            return
+        idx = np.flatnonzero(special)
+        gl = sl.start + idx
+        sp = spec[gl] if spec is not None else np.full(idx.size, np.nan)
+        g = GuardInputs(
+            c=c[idx].copy(), spec=sp, p_util=self.pressure[idx].copy(), p_lat=lat_p[idx].copy(),
+            r=b["r"][idx].copy(), up=b["up"][idx].copy(),
+            up_threshold=self.p["up_threshold"][idx],
+            scale_down_utilization=self.p["scale_down_utilization"][idx],
+            min_improvement=params.latency_min_improvement[gl],
+            max_replicas=self.p["max_replicas_f"][idx],
+            sustain_ticks=params.sustain_ticks[gl], observe_ticks=params.observe_ticks[gl],
+            startup_ticks=params.startup_ticks[gl], down_ticks=params.down_ticks[gl])
+        res = guard.apply(g, holder.old, holder.writable(), gl)
+        b["r"][idx] = res.r
+        self.special, self.floor, self.guard_result = idx, res.floor, res
+
     def active(self, requests: np.ndarray | None, out: np.ndarray) -> None:
         """Step 7: requests > activation_threshold where present, else P is not NaN."""
         b, sl = self.b, self.sl
@@ -215,14 +312,46 @@ class _Chunk:
             raised = b["raised"]
             np.multiply(b["up"], b["b1"], out=raised)  # 0 where no panic: held ≥ 1 wins
             np.maximum(raised, held, out=raised)
+        floored = self._floor(held, raised)
         desired = b["desired"]
         np.maximum(raised, p["min_replicas_f"], out=desired)
         np.minimum(desired, p["max_replicas_f"], out=desired)
         self._reason(raised, out.reason[sl])
+        if floored is not None:
+            self._v2_reason(floored, out.reason[sl])
         np.copyto(new_last[sl], desired, casting="unsafe")
         np.copyto(out.desired[sl], new_last[sl])
         np.minimum(b["r"], b["cap"], out=b["tmp"])
         np.copyto(out.recommendation[sl], b["tmp"], casting="unsafe")
+
+    def _floor(self, held: np.ndarray, raised: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """desired ≥ spec while pods start (at the guard's ISVCs); returns their held,
+        panicked and floored values for the reasons."""
+        if self.special is None or self.floor is None:
+            return None
+        idx = self.special
+        held_sub, panicked = held[idx].copy(), raised[idx].copy()
+        floored = np.maximum(panicked, self.floor)
+        raised[idx] = floored
+        return held_sub, panicked, floored
+
+    def _v2_reason(self, values: tuple[np.ndarray, ...], out: np.ndarray) -> None:
+        """Reason codes at the guard's ISVCs, v2 precedence (DESIGN §3 reasons + `starting`
+        after `panic`, `latency-floor` after `scale-down`)."""
+        held, panicked, floored = values
+        idx, res, p, b = self.special, self.guard_result, self.p, self.b
+        assert idx is not None
+        c, desired = self.c[idx], b["desired"][idx]
+        hi, lo = p["max_replicas_f"][idx], p["min_replicas_f"][idx]
+        sp = np.where(res.starting, self.floor, 0.0)
+        conditions = [
+            floored > hi, floored < lo, (panicked > held) & (panicked >= floored),
+            res.starting & (desired > c) & (desired <= sp), desired > c, desired < c,
+            (res.phase == guard.FLOOR) & (self.lat_p[idx] > p["up_threshold"][idx]),
+            b["nan"][idx], b["r"][idx] != c]
+        codes = [CLAMPED_MAX, CLAMPED_MIN, PANIC, STARTING, SCALE_UP, SCALE_DOWN,
+                 LATENCY_FLOOR, NO_DATA, STABILIZING]
+        out[idx] = np.select(conditions, codes, HOLD)
 
     def _reason(self, raised: np.ndarray, out: np.ndarray) -> None:
         """Reason code: the first (smallest) code whose condition holds.
@@ -256,6 +385,16 @@ class _Chunk:
             np.multiply(b2, 6, out=u8)
             np.maximum(score, u8, out=score)
         np.subtract(b["seven"], score, out=out, casting="unsafe")
+
+
+def _exact_latency(lat: list[tuple[np.ndarray, np.ndarray]], idx: np.ndarray) -> np.ndarray:
+    """Latency pressure at `idx` counting only finite, ≥ 0 signals."""
+    pressure = np.full(idx.shape, np.nan)
+    for column, target in lat:
+        value = column[idx]
+        present = (value >= 0) & (value < np.inf)
+        np.fmax(pressure, np.where(present, value / target[idx], np.nan), out=pressure)
+    return pressure
 
 
 def _exact_pressure(

@@ -29,8 +29,24 @@ DEFAULTS: dict[str, float] = {
     "scale_down_window_s": 300.0,
     "min_replicas": 1,
     "max_replicas": 64,
+    "startup_timeout_s": 600.0,
+    "latency_sustain_window_s": 60.0,
+    "latency_observe_window_s": 60.0,
+    "latency_min_improvement": 0.2,
 }
-"""§3's defaults, keyed by `PolicyParams.uniform` keyword."""
+"""§3's defaults, keyed by `PolicyParams.uniform` keyword (v2 adds startup_timeout_s and the
+latency guard's windows, see scaler.policy.guard)."""
+
+KINDS = ("utilization", "latency")
+"""Signal kinds (DESIGN §2): a utilization signal sizes replicas, a latency signal only asks."""
+
+DEFAULT_KINDS: dict[str, str] = {"latency_p99": "latency"}
+"""Kind of a signal not given one: `latency` for these names, else `utilization`."""
+
+
+def default_kind(signal: str) -> str:
+    """The kind a signal has unless configured (DESIGN §2 defaults)."""
+    return DEFAULT_KINDS.get(signal, "utilization")
 
 _FLOAT_FIELDS = (
     "tolerance",
@@ -39,6 +55,10 @@ _FLOAT_FIELDS = (
     "activation_threshold",
     "scale_up_window_s",
     "scale_down_window_s",
+    "startup_timeout_s",
+    "latency_sustain_window_s",
+    "latency_observe_window_s",
+    "latency_min_improvement",
 )
 _INT_FIELDS = ("min_replicas", "max_replicas")
 _NOT_PRESSURE = ("requests", "replicas")
@@ -85,7 +105,7 @@ class PolicyParams:
     """Policy parameters for n ISVCs; arrays are read-only, validated on construction.
 
     `targets` is (n, K) over `signals` (pressure-signal names, column order); NaN = no target
-    for that ISVC. Windows in seconds, `interval_s` the tick interval in seconds. Invalid
+    for that ISVC; `kinds[k]` is signal k's kind (utilization or latency). Windows in seconds, `interval_s` the tick interval in seconds. Invalid
     values raise ValueError naming the parameter and the first offending index, e.g.
     `targets.kv_cache[3] = -1.0, must be > 0 or NaN`.
     """
@@ -101,9 +121,22 @@ class PolicyParams:
     scale_down_window_s: np.ndarray
     min_replicas: np.ndarray
     max_replicas: np.ndarray
+    startup_timeout_s: np.ndarray | float = DEFAULTS["startup_timeout_s"]
+    latency_sustain_window_s: np.ndarray | float = DEFAULTS["latency_sustain_window_s"]
+    latency_observe_window_s: np.ndarray | float = DEFAULTS["latency_observe_window_s"]
+    latency_min_improvement: np.ndarray | float = DEFAULTS["latency_min_improvement"]
+    kinds: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         signals = tuple(str(s) for s in self.signals)
+        kinds = tuple(default_kind(s) for s in signals) if self.kinds is None else \
+            tuple(str(k) for k in self.kinds)
+        if len(kinds) != len(signals):
+            raise ValueError(f"kinds = {kinds!r}, expected one per signal {signals!r}")
+        for name, kind in zip(signals, kinds, strict=True):
+            if kind not in KINDS:
+                raise ValueError(f"kinds.{name} = {kind!r}, must be one of {', '.join(KINDS)}")
+        object.__setattr__(self, "kinds", kinds)
         if len(set(signals)) != len(signals):
             raise ValueError(f"signals = {signals!r}, names must be unique")
         for name in signals:
@@ -120,7 +153,8 @@ class PolicyParams:
         object.__setattr__(self, "targets", targets)
         n = targets.shape[0]
         for name in _FLOAT_FIELDS:
-            object.__setattr__(self, name, _vector(name, getattr(self, name), n, np.float64))
+            object.__setattr__(self, name, _vector(name, _broadcast(getattr(self, name), n), n,
+                                                   np.float64))
         for name in _INT_FIELDS:
             object.__setattr__(self, name, _vector(name, getattr(self, name), n, np.int64))
         self._validate()
@@ -138,6 +172,11 @@ class PolicyParams:
         _finite_at_least("activation_threshold", self.activation_threshold, 0.0)
         _finite_at_least("scale_up_window_s", self.scale_up_window_s, 0.0)
         _finite_at_least("scale_down_window_s", self.scale_down_window_s, 0.0)
+        for name in ("startup_timeout_s", "latency_sustain_window_s",
+                     "latency_observe_window_s"):
+            _finite_at_least(name, getattr(self, name), 0.0)
+        mi = np.asarray(self.latency_min_improvement)
+        _first_bad("latency_min_improvement", mi, ~((mi >= 0) & (mi < 1)), "must be in [0, 1)")
         lo, hi = self.min_replicas, self.max_replicas
         _first_bad("min_replicas", lo, lo < 0, "must be ≥ 0")
         _first_bad("max_replicas", hi, hi > MAX_REPLICAS_LIMIT, f"must be ≤ {MAX_REPLICAS_LIMIT}")
@@ -150,6 +189,7 @@ class PolicyParams:
         *,
         targets: Mapping[str, float | np.ndarray],
         interval_s: float,
+        kinds: Mapping[str, str] | None = None,
         **overrides: float | np.ndarray,
     ) -> PolicyParams:
         """Parameters for n ISVCs: each value a scalar or an (n,) array; §3 defaults elsewhere.
@@ -169,12 +209,19 @@ class PolicyParams:
                    for s in names]
         matrix = np.stack(columns, axis=1) if columns else np.empty((n, 0))
         values = {k: _broadcast(overrides.get(k, v), n) for k, v in DEFAULTS.items()}
-        return cls(signals=names, targets=matrix, interval_s=interval_s, **values)
+        given = dict(kinds or {})
+        unknown_kinds = sorted(set(given) - set(names))
+        if unknown_kinds:
+            raise ValueError(f"kinds: {', '.join(unknown_kinds)} not among the targets' signals")
+        kind_tuple = tuple(given.get(s, default_kind(s)) for s in names)
+        return cls(signals=names, targets=matrix, interval_s=interval_s, kinds=kind_tuple,
+                   **values)
 
     def take(self, index: np.ndarray) -> PolicyParams:
         """Parameters of the ISVCs at `index` (rows of every array, in that order)."""
         rows = {name: getattr(self, name)[index] for name in (*_FLOAT_FIELDS, *_INT_FIELDS)}
-        return PolicyParams(self.signals, self.targets[index], self.interval_s, **rows)
+        return PolicyParams(self.signals, self.targets[index], self.interval_s, **rows,
+                            kinds=self.kinds)
 
     @property
     def n(self) -> int:
@@ -195,6 +242,26 @@ class PolicyParams:
     def down_ticks(self) -> np.ndarray:
         """Scale-down window per ISVC, in ticks (≥ 1)."""
         return frozen(window_ticks(self.scale_down_window_s, self.interval_s))
+
+    @cached_property
+    def sustain_ticks(self) -> np.ndarray:
+        """Latency guard: ticks latency must stay above target before it asks (≥ 1)."""
+        return frozen(window_ticks(self.latency_sustain_window_s, self.interval_s))
+
+    @cached_property
+    def observe_ticks(self) -> np.ndarray:
+        """Latency guard: ticks the asked pods must be ready before the step is judged (≥ 1)."""
+        return frozen(window_ticks(self.latency_observe_window_s, self.interval_s))
+
+    @cached_property
+    def startup_ticks(self) -> np.ndarray:
+        """startup_timeout in ticks: pods starting longer no longer hold desired (≥ 1)."""
+        return frozen(window_ticks(self.startup_timeout_s, self.interval_s))
+
+    @cached_property
+    def has_latency(self) -> bool:
+        """Whether any signal is of kind latency."""
+        return "latency" in (self.kinds or ())
 
     @cached_property
     def ring_ticks(self) -> int:

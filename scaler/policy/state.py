@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scaler.policy.decision import Decision
+from scaler.policy.guard import GuardState
 from scaler.policy.kernel import FRESH, run_kernel
 from scaler.policy.params import (
     PolicyParams,
@@ -23,13 +24,19 @@ class PolicyState:
     ring: (ring_ticks, n) uint16 recommendations (saturating at 65535), the most recent
     tick at row `head` (a persistent array: a step writes one row, older states stay
     readable and steppable); last_desired: (n,) uint16 previous desired, FRESH (65535)
-    before an ISVC's first step. Memory: 2 × (ring_ticks + 1) bytes per ISVC, e.g. 42 bytes
-    for a 300 s down window at a 15 s interval.
+    before an ISVC's first step; guard: the v2 per-ISVC state (scaler.policy.guard, 17
+    bytes). Memory: 2 × (ring_ticks + 1) + 17 bytes per ISVC, e.g. 59 bytes for a 300 s down
+    window at a 15 s interval.
     """
 
     ring: Ring
     head: int
     last_desired: np.ndarray
+    guard: GuardState | None = None
+
+    def __post_init__(self) -> None:
+        if self.guard is None:
+            object.__setattr__(self, "guard", GuardState.zeros(self.n))
 
     @classmethod
     def empty(cls, params: PolicyParams) -> PolicyState:
@@ -56,7 +63,8 @@ class PolicyState:
     @property
     def nbytes(self) -> int:
         """Bytes of history and last_desired (the state proper)."""
-        return self.ring_ticks * self.n * 2 + int(self.last_desired.nbytes)
+        assert self.guard is not None
+        return self.ring_ticks * self.n * 2 + int(self.last_desired.nbytes) + self.guard.nbytes
 
     def select(self, src_index: np.ndarray, params: PolicyParams) -> PolicyState:
         """New state for `params`: row i copies old row `src_index[i]`, fresh where -1.
@@ -85,7 +93,10 @@ class PolicyState:
             cols = np.where(fresh, 0, src)
             history = self.ring.rows(rows, cols)
             last = np.where(fresh, FRESH, self.last_desired[cols]).astype(np.uint16)
-        return PolicyState(Ring(history), new_ticks - 1, frozen(last))
+        assert self.guard is not None
+        guard = self.guard.take(np.where(fresh, 0, src), fresh) if self.n else \
+            GuardState.zeros(params.n)
+        return PolicyState(Ring(history), new_ticks - 1, frozen(last), guard)
 
 
 def step(
@@ -94,13 +105,15 @@ def step(
     signals: Mapping[str, np.ndarray] | np.ndarray,
     current: np.ndarray,
     *,
+    spec: np.ndarray | None = None,
     requests: np.ndarray | None = None,
 ) -> tuple[Decision, PolicyState]:
-    """One policy tick for all ISVCs (DESIGN §3); pure: `state` is left unchanged.
+    """One policy tick for all ISVCs (DESIGN §3, v2); pure: `state` is left unchanged.
 
-    signals: Mapping name → (n,) array (names not in params.signals ignored; "requests" used
-    for activity when `requests` is None; a missing pressure signal counts as all NaN), or a
-    2-D (n, K) array in params.signals order. current: (n,) replicas, NaN = unknown.
+    signals: Mapping name → (n,) array (names not in params.signals ignored; "requests" and
+    "spec_replicas" used when `requests` / `spec` are None; a missing pressure signal counts
+    as all NaN), or a 2-D (n, K) array in params.signals order. current: (n,) ready replicas,
+    NaN = unknown; spec: (n,) requested replicas (ready + starting), NaN = unknown (= current).
     """
     n = params.n
     if (state.ring_ticks, state.n) != (params.ring_ticks, n):
@@ -113,18 +126,24 @@ def step(
     if requests is None and isinstance(signals, Mapping) and "requests" in signals:
         requests = signals["requests"]
     req = None if requests is None else _float_vector("requests", requests, n)
+    if spec is None and isinstance(signals, Mapping) and "spec_replicas" in signals:
+        spec = signals["spec_replicas"]
+    spc = None if spec is None else _float_vector("spec", spec, n)
     cur = _float_vector("current", current, n)
     head = (state.head + 1) % state.ring_ticks
     last = state.last_desired
+    guard_state = state.guard
+    assert guard_state is not None
     results = []
 
     def write(ring: np.ndarray) -> None:
-        results.append(run_kernel(params, columns, cur, req, ring, head, last))
+        results.append(run_kernel(params, columns, cur, req, ring, head, last, spec=spc,
+                                  guard_state=guard_state))
 
     fresh = n > 0 and int(last.max()) == FRESH  # fresh ISVCs rewrite every row of theirs
     ring = state.ring.update(head, write, whole=fresh)
-    decision, new_last = results[0]
-    return decision, PolicyState(ring, head, frozen(new_last))
+    decision, new_last, new_guard = results[0]
+    return decision, PolicyState(ring, head, frozen(new_last), new_guard)
 
 
 def _float_vector(name: str, value: object, n: int) -> np.ndarray:

@@ -18,7 +18,8 @@ from tests.reference_policy import RefPolicy, as_arrays
 
 NAN, INF = float("nan"), float("inf")
 SIGNALS = ("latency_p99", "kv_cache", "cpu")
-FIELDS = ("desired", "pressure", "reason", "active", "recommendation", "current")
+FIELDS = ("desired", "pressure", "latency_pressure", "reason", "active", "recommendation",
+          "current")
 
 odd_values = st.sampled_from([NAN, INF, -INF, -1.0, -0.0, 0.0, 1e308, 5e-324, 1e-300, 2.0])
 signal_value = st.one_of(st.floats(0.0, 3.0), odd_values)
@@ -41,9 +42,19 @@ def params_strategy(draw: st.DrawFn, max_n: int = 5) -> PolicyParams:
         for name in SIGNALS[:k]
     }
     mins = vec(st.integers(0, 6))
+    kinds = {"latency_p99": draw(st.sampled_from(["latency", "utilization"]))} \
+        if "latency_p99" in targets else {}
+    if "kv_cache" in targets and draw(st.booleans()):
+        kinds["kv_cache"] = "latency"
+    guard_window = st.sampled_from([0.0, 15.0, 30.0, 60.0])
     return PolicyParams.uniform(
         n,
         targets=targets,
+        kinds=kinds,
+        startup_timeout_s=vec(st.sampled_from([0.0, 30.0, 60.0, 600.0])),
+        latency_sustain_window_s=vec(guard_window),
+        latency_observe_window_s=vec(guard_window),
+        latency_min_improvement=vec(st.sampled_from([0.0, 0.2, 0.5])),
         interval_s=draw(st.sampled_from([15.0, 10.0, 7.5])),
         tolerance=vec(st.sampled_from([0.0, 0.1, 0.25])),
         scale_down_utilization=vec(st.sampled_from([0.7, 1.0, 0.5, 0.01])),
@@ -64,7 +75,10 @@ def tick_strategy(draw: st.DrawFn, params: PolicyParams) -> dict[str, Any]:
     names = draw(st.lists(st.sampled_from(params.signals), unique=True))
     signals = {name: vec(signal_value) for name in names}
     requests = draw(st.one_of(st.none(), st.just(vec(signal_value))))
-    return {"signals": signals, "current": vec(current_value), "requests": requests}
+    current = vec(current_value)
+    spec = draw(st.one_of(st.none(), st.just(current + vec(st.sampled_from(
+        [0.0, 0.0, 1.0, 3.0, 8.0, -1.0, NAN, 0.5]))), st.just(vec(current_value))))
+    return {"signals": signals, "current": current, "requests": requests, "spec": spec}
 
 
 def assert_same(decision: Decision, expected: dict[str, np.ndarray], where: str) -> None:
@@ -87,8 +101,9 @@ class Pair:
 
     def step(self, tick: dict[str, Any], where: str) -> Decision:
         decision, self.state = step(self.state, self.params, tick["signals"], tick["current"],
-                                    requests=tick["requests"])
-        expected = self.oracle.step(tick["signals"], tick["current"], tick["requests"])
+                                    requests=tick["requests"], spec=tick["spec"])
+        expected = self.oracle.step(tick["signals"], tick["current"], tick["requests"],
+                                    tick["spec"])
         assert_same(decision, as_arrays(expected), where)
         return decision
 

@@ -194,7 +194,7 @@ def test_decision_dtypes():
     assert decision.active.dtype == np.bool_
     assert decision.recommendation.dtype == np.int64
     assert decision.current.dtype == np.float64
-    assert state.nbytes == 3 * 2 * (20 + 1)
+    assert state.nbytes == 3 * (2 * (20 + 1) + 17)
 
 
 def test_no_isvcs():
@@ -231,5 +231,5 @@ def test_input_shapes_are_checked(field: str, value: np.ndarray, message: str):
 def test_reasons_contract():
     assert REASONS == reference_policy.REASONS == (
         "clamped-max", "clamped-min", "panic", "scale-up", "scale-down", "no-data",
-        "stabilizing", "hold",
+        "stabilizing", "hold", "starting", "latency-floor",
     )

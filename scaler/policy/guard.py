@@ -1,0 +1,212 @@
+"""Policy v2 rules beyond v1 (DESIGN §3 properties 3–5): pods in flight and the latency guard.
+
+Applied by the kernel only to the ISVCs that need them — pods starting (spec > ready), a
+latency signal above target, or guard state left from earlier ticks — so an ISVC with only
+utilization signals and nothing starting takes v1's path, bit for bit (property 1).
+
+In-flight pods (property 4). `sp` = spec replicas (NaN → ready). While pods start
+(sp > c, for at most `startup_timeout`): r = max(up, sp) if P_u > 1 + tolerance else sp —
+starting pods count as supply, so the same pressure never asks twice — and desired ≥ sp.
+Example: c = 2 ready, sp = 8, P_u = 3 (load of 6 replicas) → up = pow2ceil(6) = 8 → r = 8,
+no second step; P_u = 5 → up = 16 → r = 16 (the load outgrew even the pods in flight).
+
+Latency guard (property 3), one state machine per ISVC; P_l = max latency signal / target:
+  idle    P_l > 1 + tolerance for `latency_sustain_window` while nothing starts and
+          utilization does not already scale up → ask goal = next power of two above c
+          (≤ max_replicas), remember P_l and the load c·P_u → trial.
+  trial   hold goal; once c ≥ goal with nothing starting for `latency_observe_window`,
+          judge: P_l ≤ 1 + tolerance or P_l ≤ (1 − latency_min_improvement)·P_l(ask) →
+          helped, else → floor (reason `latency-floor`). Pods that never become ready
+          (startup_timeout + observe window) → floor.
+  helped  hold goal while the load stays above scale_down_utilization × the load at the ask
+          (without utilization signals: while P_l > scale_down_utilization); sustained
+          P_l > 1 + tolerance asks the next step (→ trial).
+  floor   no asks, nothing held: replicas follow utilization (the down window's hysteresis
+          still applies). Back to idle after a down window with P_l ≤ 1, or at once if P_l
+          exceeds twice the latency seen at the floor (a new regime).
+A latency above target never causes a scale-down and blocks one except in `floor`.
+Example: c = 4, P_l = 1.8 for 60 s → ask 8 (trial); 8 ready for 60 s, P_l = 1.7 > 0.8 × 1.8
+→ floor: r falls back to utilization's 4, applied once the down window no longer holds 8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IDLE, TRIAL, FLOOR, HELPED = 0, 1, 2, 3
+"""Guard phases (uint8)."""
+
+U16_MAX = 65535
+
+
+@dataclass(frozen=True, eq=False)
+class GuardState:
+    """Per-ISVC v2 state, (n,) arrays; all zero for an ISVC the guard does not concern.
+
+    phase uint8 (IDLE…HELPED); count uint16 (idle/helped: ticks of sustained high latency;
+    trial: ticks since the ask; floor: ticks with latency ≤ target); seen uint16 (trial:
+    ticks ready at goal); goal uint16 (replicas asked); start uint16 (ticks with pods
+    starting); ref float32 (P_l at the ask; in floor, P_l seen at the floor); load float32
+    (c·P_u at the ask, NaN if unknown). 17 bytes per ISVC.
+    """
+
+    phase: np.ndarray
+    count: np.ndarray
+    seen: np.ndarray
+    goal: np.ndarray
+    start: np.ndarray
+    ref: np.ndarray
+    load: np.ndarray
+
+    FIELDS = ("phase", "count", "seen", "goal", "start", "ref", "load")
+
+    @classmethod
+    def zeros(cls, n: int) -> GuardState:
+        """State for n ISVCs the guard has never concerned."""
+        u16 = [np.zeros(n, np.uint16) for _ in range(4)]
+        return cls(np.zeros(n, np.uint8), *u16, np.zeros(n, np.float32),
+                   np.full(n, np.nan, np.float32))
+
+    def copy(self) -> GuardState:
+        """A writable copy (the kernel writes the ISVCs it handles into it)."""
+        return GuardState(*(getattr(self, f).copy() for f in self.FIELDS))
+
+    def take(self, index: np.ndarray, fresh: np.ndarray) -> GuardState:
+        """Rows at `index`, zero state where `fresh`."""
+        zero = GuardState.zeros(len(index))
+        out = []
+        for f in self.FIELDS:
+            values = getattr(self, f)[np.where(fresh, 0, index)] if self.phase.size else \
+                getattr(zero, f)
+            out.append(np.where(fresh, getattr(zero, f), values).astype(values.dtype))
+        return GuardState(*out)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held."""
+        return sum(int(getattr(self, f).nbytes) for f in self.FIELDS)
+
+    def busy(self) -> np.ndarray:
+        """ISVCs whose guard state is not all zero (bool (n,))."""
+        return (self.phase != 0) | (self.count != 0) | (self.start != 0)
+
+
+@dataclass(frozen=True)
+class GuardInputs:
+    """One tick's values at the ISVCs handled (arrays of the subset's length)."""
+
+    c: np.ndarray  # ready replicas after step 0
+    spec: np.ndarray  # requested replicas, NaN = unknown
+    p_util: np.ndarray  # utilization pressure, NaN = none
+    p_lat: np.ndarray  # latency pressure, NaN = none
+    r: np.ndarray  # v1 recommendation from utilization
+    up: np.ndarray  # pow2ceil(c · P_u), ≥ 1
+    up_threshold: np.ndarray
+    scale_down_utilization: np.ndarray
+    min_improvement: np.ndarray
+    max_replicas: np.ndarray
+    sustain_ticks: np.ndarray
+    observe_ticks: np.ndarray
+    startup_ticks: np.ndarray
+    down_ticks: np.ndarray
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """New recommendation, the in-flight floor on desired (0 = none) and the new phase."""
+
+    r: np.ndarray
+    floor: np.ndarray
+    phase: np.ndarray
+    starting: np.ndarray
+
+
+def next_pow2(c: np.ndarray) -> np.ndarray:
+    """Smallest power of two > c (c ≥ 1, float64): 3 → 4, 4 → 8."""
+    return np.exp2(np.floor(np.log2(c)) + 1.0)
+
+
+def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> GuardResult:
+    """The v2 rules at global indices `idx`: reads `old`, writes `new` at idx."""
+    phase = old.phase[idx].astype(np.int64)
+    count = old.count[idx].astype(np.int64)
+    seen = old.seen[idx].astype(np.int64)
+    goal = old.goal[idx].astype(np.float64)
+    ref = old.ref[idx].astype(np.float64)
+    load = old.load[idx].astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        spec = np.where(np.isfinite(g.spec), np.ceil(g.spec), g.c)
+        sp = np.maximum(spec, g.c)
+        raw_starting = sp > g.c
+        start = np.where(raw_starting, np.minimum(old.start[idx].astype(np.int64) + 1, U16_MAX),
+                         0)
+        starting = raw_starting & (start <= g.startup_ticks)
+        supply = np.where(starting, sp, g.c)
+        util_up = g.p_util > g.up_threshold
+        r_u = np.where(starting, np.where(util_up, np.maximum(g.up, sp), sp), g.r)
+        high = g.p_lat > g.up_threshold
+        ok = g.p_lat <= 1.0
+        quiet = ~starting & (r_u <= supply)
+        nxt = np.minimum(next_pow2(g.c), g.max_replicas)
+        load_now = g.c * g.p_util
+
+        # idle / helped: sustained high latency asks the next step.
+        asking_phase = (phase == IDLE) | (phase == HELPED)
+        count = np.where(asking_phase, np.where(high & quiet, count + 1, 0), count)
+        ask = asking_phase & (count >= g.sustain_ticks) & quiet & (nxt > g.c)
+
+        # helped: release once the load fell enough below the one that needed the step.
+        released = (phase == HELPED) & ~ask & np.where(
+            np.isfinite(load) & np.isfinite(load_now),
+            load_now <= g.scale_down_utilization * load,
+            ~(g.p_lat > g.scale_down_utilization))
+
+        # trial: wait for the goal's pods to be ready and observed, then judge.
+        trial = phase == TRIAL
+        seen = np.where(trial, np.where((g.c >= goal) & ~raw_starting, seen + 1, 0), 0)
+        age = np.where(trial, count + 1, 0)
+        judged = trial & (seen >= g.observe_ticks) & np.isfinite(g.p_lat)
+        improved = (g.p_lat <= g.up_threshold) | (g.p_lat <= (1.0 - g.min_improvement) * ref)
+        timed_out = trial & ~judged & (age > g.startup_ticks + g.observe_ticks)
+        to_floor = (judged & ~improved) | timed_out
+        to_helped = judged & improved
+
+        # floor: re-arm after a down window at or under target, or on a new regime.
+        floor = phase == FLOOR
+        fcount = np.where(floor, np.where(ok, count + 1, 0), 0)
+        rearm = floor & ((fcount >= g.down_ticks) | (g.p_lat > 2.0 * ref))
+
+        new_phase = phase.copy()
+        new_phase[ask] = TRIAL
+        new_phase[released] = IDLE
+        new_phase[to_floor] = FLOOR
+        new_phase[to_helped] = HELPED
+        new_phase[rearm] = IDLE
+
+        new_count = np.where(trial, age, np.where(floor, fcount, count))
+        new_count = np.where(ask | released | to_floor | to_helped | rearm, 0, new_count)
+        new_goal = np.where(ask, nxt, goal)
+        new_ref = np.where(ask, g.p_lat, np.where(to_floor, g.p_lat, ref))
+        new_load = np.where(ask, load_now, load)
+        idle_now = new_phase == IDLE
+        new_goal = np.where(idle_now, 0.0, new_goal)
+        new_ref = np.where(idle_now, 0.0, new_ref)
+        new_load = np.where(idle_now, np.nan, new_load)
+        new_seen = np.where(new_phase == TRIAL, np.where(ask, 0, seen), 0)
+
+        holding = (new_phase == TRIAL) | (new_phase == HELPED)
+        hold = np.where(holding, new_goal, 0.0)
+        block = high & (new_phase != FLOOR)
+        r = np.maximum(np.maximum(r_u, hold), np.where(block, g.c, 0.0))
+        floor_out = np.where(starting, sp, 0.0)
+
+        new.phase[idx] = new_phase
+        new.count[idx] = np.minimum(new_count, U16_MAX)
+        new.seen[idx] = np.minimum(new_seen, U16_MAX)
+        new.goal[idx] = np.minimum(new_goal, U16_MAX)
+        new.start[idx] = start
+        new.ref[idx] = new_ref  # float32: overflow saturates at inf
+        new.load[idx] = new_load
+    return GuardResult(r=r, floor=floor_out, phase=new_phase, starting=starting)
