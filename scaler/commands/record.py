@@ -85,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
     first_s, last_s = grid_range_s(start_s, end_s, step_s=step_s)
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     source = PromSignalSource.from_config(config)
-    schema = record_schema(integral_times=step_s.is_integer())
+    schema = record_schema(integral_times=step_s.is_integer(), signals=config.signal_names)
     try:
         with staged_writer(args.output, schema) as sink:
             stats = asyncio.run(record(source, sink, first_s=first_s, last_s=last_s,
                                        step_s=step_s, chunk_ticks=args.chunk_ticks,
-                                       progress=progress))
+                                       progress=progress, signals=config.signal_names))
     finally:
         source.close()
     for (signal, cause), count in sorted(stats.issues.items()):

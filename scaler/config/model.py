@@ -12,8 +12,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scaler.config.queries import DEFAULT_TEMPLATES, render_query
+from scaler.config.queries import DEFAULT_TEMPLATES, PRESSURE_SIGNALS, render_query
 from scaler.durations import format_duration
+from scaler.policy import default_kind
 
 
 class FrozenMap(Mapping[str, Any]):
@@ -59,8 +60,9 @@ class Key:
 
 
 DEFAULT_TARGETS: Mapping[str, float] = FrozenMap(
-    {"latency_p99": 0.5, "kv_cache": 0.8, "cpu": 0.7})
-"""Targets of a policy that sets no `targets` key (latency_p99 in s, others ratios)."""
+    {"latency_p99": 2.0, "kv_cache": 0.8, "inflight": 16.0, "prompt_throughput": 6000.0})
+"""Targets of a policy that sets no `targets` key: latency_p99 (s) only asks, the others size
+(see docs/policy.md for why these values and why not cpu for vLLM)."""
 
 POLICY_KEYS: tuple[Key, ...] = (
     Key("targets", "targets", DEFAULT_TARGETS, "targets", "each > 0 (null: no target)",
@@ -82,6 +84,14 @@ POLICY_KEYS: tuple[Key, ...] = (
         "upper clamp of desired replicas"),
     Key("activation_threshold", "activation_threshold", 0.0, "number", "≥ 0",
         "active (IsActive) iff requests (req/s) > this"),
+    Key("startup_timeout", "startup_timeout_s", 600.0, "duration", "≥ 0",
+        "pods starting (spec > ready) hold desired for at most this long"),
+    Key("latency_sustain_window", "latency_sustain_window_s", 60.0, "duration", "≥ 0",
+        "latency must stay above target this long before it asks for one more step"),
+    Key("latency_observe_window", "latency_observe_window_s", 60.0, "duration", "≥ 0",
+        "the asked pods must be ready this long before the step is judged"),
+    Key("latency_min_improvement", "latency_min_improvement", 0.2, "number", "in [0, 1)",
+        "a step that lowered latency by less than this share is a `latency-floor`"),
 )
 """Keys of a policy (and of an `isvcs` override), DESIGN §3 defaults."""
 
@@ -122,6 +132,10 @@ class PolicySpec:
     min_replicas: int = _P["min_replicas"]
     max_replicas: int = _P["max_replicas"]
     activation_threshold: float = _P["activation_threshold"]
+    startup_timeout_s: float = _P["startup_timeout_s"]
+    latency_sustain_window_s: float = _P["latency_sustain_window_s"]
+    latency_observe_window_s: float = _P["latency_observe_window_s"]
+    latency_min_improvement: float = _P["latency_min_improvement"]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "targets", FrozenMap(self.targets))
@@ -155,6 +169,11 @@ def default_queries(*, namespace_label: str = "namespace", isvc_label: str = "is
     })
 
 
+def default_kinds() -> FrozenMap:
+    """Kind of every default pressure signal (DESIGN §2)."""
+    return FrozenMap({name: default_kind(name) for name in PRESSURE_SIGNALS})
+
+
 def _default_policies() -> FrozenMap:
     return FrozenMap({"default": PolicySpec("default", DEFAULT_TARGETS)})
 
@@ -176,6 +195,7 @@ class Config:
     namespace_label: str = _TOP["namespace_label"]
     isvc_label: str = _TOP["isvc_label"]
     queries: Mapping[str, str] = field(default_factory=default_queries)
+    kinds: Mapping[str, str] = field(default_factory=default_kinds)
     policies: Mapping[str, PolicySpec] = field(default_factory=_default_policies)
     isvcs: Mapping[str, Mapping[str, Any]] = field(default_factory=FrozenMap)
     simulation: Mapping[str, Any] = field(default_factory=FrozenMap)
@@ -185,10 +205,20 @@ class Config:
     def __post_init__(self) -> None:
         if math.isnan(self.stale_after_s):
             object.__setattr__(self, "stale_after_s", 3.0 * self.interval_s)
-        for name in ("queries", "policies", "simulation"):
+        for name in ("queries", "kinds", "policies", "simulation"):
             object.__setattr__(self, name, FrozenMap(getattr(self, name)))
         object.__setattr__(
             self, "isvcs", FrozenMap({k: FrozenMap(v) for k, v in self.isvcs.items()}))
+
+    @property
+    def pressure_signals(self) -> tuple[str, ...]:
+        """Signals that may carry a target: the defaults, then those the config adds."""
+        return tuple(self.kinds)
+
+    @property
+    def signal_names(self) -> tuple[str, ...]:
+        """Every signal queried, in matrix column order (pressure signals, then inputs)."""
+        return (*self.pressure_signals, *(s for s in self.queries if s not in self.kinds))
 
 
 def defaults_markdown() -> str:

@@ -50,10 +50,11 @@ def _build(top: Mapping[Any, Any], errors: Errors, *, source: str, digest: str) 
                    f"≥ interval ({format_duration(interval_s)})")
     prometheus = parse_prometheus(top.get("prometheus"), errors)
     labels = parse_labels(top.get("labels"), errors)
-    queries = parse_signals(top.get("signals"), labels, errors)
-    policies = parse_policies(top.get("policies"), errors)
+    queries, kinds = parse_signals(top.get("signals"), labels, errors)
+    policies = parse_policies(top.get("policies"), errors, signals=tuple(kinds))
     declared = top["policies"] if isinstance(top.get("policies"), Mapping) else {}
-    isvcs = parse_isvcs(top.get("isvcs"), policies, errors, declared=list(declared))
+    isvcs = parse_isvcs(top.get("isvcs"), policies, errors, declared=list(declared),
+                        signals=tuple(kinds))
     simulation = errors.mapping(top.get("simulation"), "simulation")
     if errors or None in (interval_s, prometheus, labels, simulation):
         return None
@@ -61,7 +62,8 @@ def _build(top: Mapping[Any, Any], errors: Errors, *, source: str, digest: str) 
     return Config(
         prometheus=prometheus, interval_s=interval_s,
         stale_after_s=3.0 * interval_s if stale_after_s is None else stale_after_s,
-        namespace_label=labels[0], isvc_label=labels[1], queries=queries, policies=policies,
+        namespace_label=labels[0], isvc_label=labels[1], queries=queries, kinds=kinds,
+        policies=policies,
         isvcs=isvcs, simulation=FrozenMap(simulation), source=source, digest=digest)
 
 

@@ -27,7 +27,7 @@ from scaler.config.checks import (
     unknown_key_message,
 )
 from scaler.config.model import POLICY_DEFAULTS, POLICY_KEYS, PolicySpec
-from scaler.config.queries import PRESSURE_SIGNALS, SIGNAL_NAMES
+from scaler.config.queries import INPUT_SIGNALS, PRESSURE_SIGNALS
 from scaler.policy import MAX_REPLICAS_LIMIT
 
 POLICY_YAML_KEYS = tuple(k.yaml for k in POLICY_KEYS)
@@ -37,13 +37,17 @@ _BOUNDS: dict[str, Bound] = {
     "tolerance": GE0, "scale_down_utilization": UNIT_INTERVAL, "panic_threshold": GT1,
     "scale_up_window_s": GE0, "scale_down_window_s": GE0, "min_replicas": GE0,
     "max_replicas": (f"in [1, {MAX_REPLICAS_LIMIT}]", lambda v: 1 <= v <= MAX_REPLICAS_LIMIT),
-    "activation_threshold": GE0,
+    "activation_threshold": GE0, "startup_timeout_s": GE0, "latency_sustain_window_s": GE0,
+    "latency_observe_window_s": GE0,
+    "latency_min_improvement": ("in [0, 1)", lambda v: 0 <= v < 1),
 }
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
-def parse_policies(raw: object, errors: Errors) -> dict[str, PolicySpec]:
-    """`policies:` → valid PolicySpecs by name; "default" is added if absent."""
+def parse_policies(raw: object, errors: Errors, *,
+                   signals: Collection[str] = PRESSURE_SIGNALS) -> dict[str, PolicySpec]:
+    """`policies:` → valid PolicySpecs by name; "default" is added if absent. `signals`: the
+    pressure signals a target may name (the defaults plus those the config adds)."""
     section = errors.mapping(raw, "policies")
     policies: dict[str, PolicySpec] = {}
     for name, body in (section or {}).items():
@@ -51,7 +55,7 @@ def parse_policies(raw: object, errors: Errors) -> dict[str, PolicySpec]:
         if not isinstance(name, str) or not name.strip():
             errors.add(path, "policy name must be a non-empty string")
             continue
-        spec = _parse_policy(name, body, path, errors)
+        spec = _parse_policy(name, body, path, errors, signals)
         if spec is not None:
             policies[name] = spec
     if section is not None and "default" not in section:
@@ -59,18 +63,19 @@ def parse_policies(raw: object, errors: Errors) -> dict[str, PolicySpec]:
     return policies
 
 
-def _parse_policy(name: str, body: object, path: str, errors: Errors) -> PolicySpec | None:
+def _parse_policy(name: str, body: object, path: str, errors: Errors,
+                  signals: Collection[str]) -> PolicySpec | None:
     raw = errors.mapping(body, path)
     if raw is None:
         return None
     errors.known_keys(raw, POLICY_YAML_KEYS, path)
-    fields, invalid = policy_fields(raw, path, errors)
+    fields, invalid = policy_fields(raw, path, errors, signals=signals)
     values = {**POLICY_DEFAULTS, **fields}
     if "targets" in fields:
         values["targets"] = {s: t for s, t in fields["targets"].items() if t is not None}
         if not values["targets"] and "targets" not in invalid:
             errors.add(join(path, "targets"),
-                       f"no target set, set at least one of {', '.join(PRESSURE_SIGNALS)}")
+                       f"no target set, set at least one of {', '.join(signals)}")
             invalid.add("targets")
     if not invalid & {"min_replicas", "max_replicas"} and \
             values["min_replicas"] > values["max_replicas"]:
@@ -80,8 +85,9 @@ def _parse_policy(name: str, body: object, path: str, errors: Errors) -> PolicyS
     return None if invalid else PolicySpec(name=name, **values)
 
 
-def policy_fields(raw: Mapping[Any, Any], path: str,
-                  errors: Errors) -> tuple[dict[str, Any], set[str]]:
+def policy_fields(raw: Mapping[Any, Any], path: str, errors: Errors, *,
+                  signals: Collection[str] = PRESSURE_SIGNALS
+                  ) -> tuple[dict[str, Any], set[str]]:
     """Validated policy keys set in `raw`, by PolicySpec field name, and the invalid fields."""
     fields: dict[str, Any] = {}
     invalid: set[str] = set()
@@ -92,7 +98,7 @@ def policy_fields(raw: Mapping[Any, Any], path: str,
         field_path = join(path, yaml_key)
         parsed: Any
         if key.kind == "targets":
-            parsed = _targets(value, field_path, errors)
+            parsed = _targets(value, field_path, errors, signals)
         elif key.kind == "int":
             parsed = integer(value, field_path, errors, _BOUNDS[key.attr])
         elif key.kind == "duration":
@@ -107,7 +113,8 @@ def policy_fields(raw: Mapping[Any, Any], path: str,
     return fields, invalid
 
 
-def _targets(value: object, path: str, errors: Errors) -> dict[str, float | None] | None:
+def _targets(value: object, path: str, errors: Errors,
+             signals: Collection[str]) -> dict[str, float | None] | None:
     raw = errors.mapping(value, path)
     if raw is None:
         return None
@@ -115,14 +122,14 @@ def _targets(value: object, path: str, errors: Errors) -> dict[str, float | None
     ok = True
     for signal, target in raw.items():
         signal_path = join(path, signal)
-        if signal not in PRESSURE_SIGNALS:
+        if signal not in signals:
             ok = False
-            if signal in SIGNAL_NAMES:
+            if signal in INPUT_SIGNALS:
                 errors.add(signal_path, "not a pressure signal, takes no target (targets: "
-                           f"{', '.join(PRESSURE_SIGNALS)})")
+                           f"{', '.join(signals)})")
             else:
                 errors.add(signal_path,
-                           unknown_key_message(signal, list(PRESSURE_SIGNALS), what="signal"))
+                           unknown_key_message(signal, list(signals), what="signal"))
         elif target is None:
             out[signal] = None
         else:
@@ -133,7 +140,8 @@ def _targets(value: object, path: str, errors: Errors) -> dict[str, float | None
 
 
 def parse_isvcs(raw: object, policies: Mapping[str, PolicySpec], errors: Errors, *,
-                declared: Collection[str] = ()) -> dict[str, dict[str, Any]]:
+                declared: Collection[str] = (), signals: Collection[str] = PRESSURE_SIGNALS,
+                ) -> dict[str, dict[str, Any]]:
     """`isvcs:` → validated overrides by "ns/name" (see module doc for the checks).
 
     `policies` are the valid policies; `declared` adds names of invalid ones (already reported),
@@ -147,7 +155,8 @@ def parse_isvcs(raw: object, policies: Mapping[str, PolicySpec], errors: Errors,
         if not key_ok:
             errors.add(path, 'key must be "namespace/name", both DNS labels '
                        "(a-z, 0-9, '-', ≤ 63 characters, alphanumeric at both ends)")
-        override = _parse_override(body, path, policies, errors, declared=declared)
+        override = _parse_override(body, path, policies, errors, declared=declared,
+                                   signals=signals)
         if key_ok and override is not None:
             overrides[key] = override
     return overrides
@@ -160,12 +169,13 @@ def _isvc_key_ok(key: object) -> bool:
 
 
 def _parse_override(body: object, path: str, policies: Mapping[str, PolicySpec],
-                    errors: Errors, *, declared: Collection[str]) -> dict[str, Any] | None:
+                    errors: Errors, *, declared: Collection[str],
+                    signals: Collection[str]) -> dict[str, Any] | None:
     raw = errors.mapping(body, path)
     if raw is None:
         return None
     errors.known_keys(raw, OVERRIDE_YAML_KEYS, path)
-    fields, invalid = policy_fields(raw, path, errors)
+    fields, invalid = policy_fields(raw, path, errors, signals=signals)
     name = raw.get("policy")
     if name is not None:
         if not isinstance(name, str) or name not in policies:

@@ -28,6 +28,11 @@ the Prometheus Operator):
   cgroup row with `container=""`).
 * `replicas` counts distinct scraped pods (`pod`, `instance`), so several vLLM engines in one
   pod (data parallel) or both metric spellings count once.
+* `inflight` (requests running + waiting in vLLM's scheduler) and `prompt_throughput` (prompt
+  tokens prefilled per second, vLLM's `prompt_tokens_total`) are per ready replica: the sum
+  over the ISVC's pods divided by the pods exporting `num_requests_running`.
+* `spec_replicas` is the predictor Deployment's `spec.replicas` from kube-state-metrics: KServe
+  names it `<isvc>-predictor` (RawDeployment), so `(.+)-predictor` gives the ISVC.
 """
 
 from __future__ import annotations
@@ -35,20 +40,26 @@ from __future__ import annotations
 import re
 from string import Template
 
-PRESSURE_SIGNALS = ("latency_p99", "kv_cache", "cpu")
-"""Signals that may carry a target and so enter the pressure."""
+PRESSURE_SIGNALS = ("latency_p99", "kv_cache", "cpu", "inflight", "prompt_throughput")
+"""Default signals that may carry a target and so enter the pressure (a config may add more)."""
 
-SIGNAL_NAMES = (*PRESSURE_SIGNALS, "replicas", "requests")
-"""Every signal the engine queries, in matrix column order."""
+INPUT_SIGNALS = ("replicas", "spec_replicas", "requests")
+"""Signals that never enter the pressure: ready and requested replicas, request rate."""
+
+SIGNAL_NAMES = (*PRESSURE_SIGNALS, *INPUT_SIGNALS)
+"""Every default signal the engine queries, in matrix column order."""
 
 SIGNAL_UNITS: dict[str, str] = {
-    "latency_p99": "s", "kv_cache": "", "cpu": "", "replicas": "", "requests": "req/s"}
+    "latency_p99": "s", "kv_cache": "", "cpu": "", "inflight": "req", "prompt_throughput": "tok/s",
+    "replicas": "", "spec_replicas": "", "requests": "req/s"}
 """Display unit per signal ("" = a ratio or a count)."""
 
 DEFAULT_RATE_WINDOW = "1m"
 """The `$window` of the default templates (≥ 4 scrape intervals of a 15 s scrape)."""
 
 _KV_NAMES = '{__name__=~"vllm[:_](kv_cache_usage_perc|gpu_cache_usage_perc)"}'
+_READY_PODS = ('count by ($ns, $isvc) (group by ($ns, $isvc, pod, instance) '
+               '({__name__=~"vllm[:_]num_requests_running"}))')
 _POD_FROM_NAME = '"$isvc", "$$1", "pod", "(.+)-predictor-.*"'
 
 DEFAULT_TEMPLATES: dict[str, str] = {
@@ -63,7 +74,19 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         " / sum by ($ns, $isvc) (label_replace(kube_pod_container_resource_requests"
         f'{{container="kserve-container",resource="cpu"}}, {_POD_FROM_NAME}))'
     ),
+    "inflight": (
+        'sum by ($ns, $isvc) ({__name__=~"vllm[:_]num_requests_(running|waiting)"})'
+        f" / {_READY_PODS}"
+    ),
+    "prompt_throughput": (
+        'sum by ($ns, $isvc) (rate({__name__=~"vllm[:_]prompt_tokens_total"}[$window]))'
+        f" / {_READY_PODS}"
+    ),
     "replicas": f"count by ($ns, $isvc) (group by ($ns, $isvc, pod, instance) ({_KV_NAMES}))",
+    "spec_replicas": (
+        "sum by ($ns, $isvc) (label_replace(kube_deployment_spec_replicas"
+        '{deployment=~".+-predictor"}, "$isvc", "$$1", "deployment", "(.+)-predictor"))'
+    ),
     "requests": (
         'sum by ($ns, $isvc) (rate({__name__=~"vllm[:_]request_success_total"}[$window]))'
     ),

@@ -12,7 +12,6 @@ from scaler.config.model import (
     PolicySpec,
 )
 from scaler.config.policies import apply_override
-from scaler.config.queries import PRESSURE_SIGNALS
 from scaler.errors import ConfigError
 from scaler.keys import IsvcKey
 
@@ -52,7 +51,8 @@ def build_params(config: Config, keys: Sequence[IsvcKey], *,
                  ) -> tuple[PolicyParams, tuple[PolicySpec, ...]]:
     """Per-ISVC PolicyParams (row i = keys[i]) and the PolicySpec behind each row.
 
-    Targets cover every PRESSURE_SIGNAL (NaN where the policy has none). A metadata policy that
+    Targets cover every pressure signal of the config (NaN where the policy has none), each
+    with its kind (DESIGN §2). A metadata policy that
     the config no longer defines (e.g. removed by a reload) falls back to "default": the
     returned spec's `name` shows it, so the caller can log it.
     """
@@ -62,14 +62,14 @@ def build_params(config: Config, keys: Sequence[IsvcKey], *,
     specs = tuple(_resolve_or_default(config, key, metadata.get(key)) for key in keys)
     targets = {
         signal: np.array([s.targets.get(signal, np.nan) for s in specs], dtype=np.float64)
-        for signal in PRESSURE_SIGNALS
+        for signal in config.pressure_signals
     }
 
     def column(attr: str, dtype: type) -> np.ndarray:
         return np.array([getattr(s, attr) for s in specs], dtype=dtype)
 
     params = PolicyParams.uniform(
-        len(specs), targets=targets, interval_s=config.interval_s,
+        len(specs), targets=targets, interval_s=config.interval_s, kinds=dict(config.kinds),
         tolerance=column("tolerance", np.float64),
         scale_down_utilization=column("scale_down_utilization", np.float64),
         panic_threshold=column("panic_threshold", np.float64),
@@ -78,6 +78,10 @@ def build_params(config: Config, keys: Sequence[IsvcKey], *,
         scale_down_window_s=column("scale_down_window_s", np.float64),
         min_replicas=column("min_replicas", np.int64),
         max_replicas=column("max_replicas", np.int64),
+        startup_timeout_s=column("startup_timeout_s", np.float64),
+        latency_sustain_window_s=column("latency_sustain_window_s", np.float64),
+        latency_observe_window_s=column("latency_observe_window_s", np.float64),
+        latency_min_improvement=column("latency_min_improvement", np.float64),
     )
     return params, specs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,10 +11,13 @@ from scaler.config.checks import GT0, Errors, boolean, duration, join, string
 from scaler.config.model import TOP_KEYS, PrometheusConfig
 from scaler.config.queries import (
     DEFAULT_TEMPLATES,
+    INPUT_SIGNALS,
+    PRESSURE_SIGNALS,
     SIGNAL_NAMES,
     missing_identity_labels,
     render_query,
 )
+from scaler.policy import KINDS, default_kind
 
 PROMETHEUS_KEYS = ("url", "timeout", "headers", "bearer_token_file", "basic_auth", "tls",
                    "path_prefix")
@@ -140,29 +144,44 @@ def parse_labels(raw: object, errors: Errors) -> tuple[str, str] | None:
     return section["namespace"], section["isvc"]
 
 
-def parse_signals(raw: object, labels: tuple[str, str] | None, errors: Errors) -> dict[str, str]:
-    """`signals:` → rendered PromQL for every name in SIGNAL_NAMES ("" disables a signal).
+_SIGNAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
-    Each non-empty query must mention both identity labels (checked only when `labels` is valid).
+
+def parse_signals(raw: object, labels: tuple[str, str] | None,
+                  errors: Errors) -> tuple[dict[str, str], dict[str, str]]:
+    """`signals:` → (rendered PromQL per signal, kind per pressure signal); "" disables one.
+
+    A default signal may override its `query` and (pressure signals) its `kind`; a new signal
+    needs both, e.g. `queue_time: {query: '...', kind: latency}`. Each non-empty query must
+    mention both identity labels (checked only when `labels` is valid).
     """
     section = errors.mapping(raw, "signals") or {}
-    errors.known_keys(section, SIGNAL_NAMES, "signals")
     templates = dict(DEFAULT_TEMPLATES)
+    kinds = {name: default_kind(name) for name in PRESSURE_SIGNALS}
     for name, body in section.items():
         path = join("signals", name)
         spec = errors.mapping(body, path)
-        if name not in SIGNAL_NAMES or spec is None:
+        if spec is None:
             continue
-        errors.known_keys(spec, ("query",), path)
-        if errors.required(spec, ("query",), path):
+        if not _known_or_new_signal(name, spec, path, errors):
+            continue
+        errors.known_keys(spec, ("query", "kind") if name not in INPUT_SIGNALS else ("query",),
+                          path)
+        if "query" in spec:
             query = string(spec["query"], join(path, "query"), errors, allow_empty=True)
             if query is not None:
                 templates[name] = query.strip()
+        if "kind" in spec and name not in INPUT_SIGNALS:
+            kind = spec["kind"]
+            if kind in KINDS:
+                kinds[name] = kind
+            else:
+                errors.bad(join(path, "kind"), kind, f"one of {', '.join(KINDS)}")
     if labels is None:
-        return {}
+        return {}, kinds
     ns_label, isvc_label = labels
     queries = {}
-    for name in SIGNAL_NAMES:
+    for name in (*kinds, *INPUT_SIGNALS):
         query = render_query(templates[name], namespace_label=ns_label, isvc_label=isvc_label)
         missing = missing_identity_labels(query, namespace_label=ns_label, isvc_label=isvc_label)
         if query and missing and name in section:
@@ -170,4 +189,21 @@ def parse_signals(raw: object, labels: tuple[str, str] | None, errors: Errors) -
                        f"a query keeping the identity labels, {', '.join(missing)} missing "
                        "(e.g. avg by ($ns, $isvc) (...))")
         queries[name] = query
-    return queries
+    return queries, kinds
+
+
+def _known_or_new_signal(name: object, spec: Mapping[Any, Any], path: str,
+                         errors: Errors) -> bool:
+    """A default signal, or a new one with a valid name, a query and a kind (else an error)."""
+    if name in SIGNAL_NAMES:
+        return True
+    if not isinstance(name, str) or not _SIGNAL_NAME.fullmatch(name):
+        errors.add(path, "a signal name is lower case letters, digits and _, starting with a "
+                   f"letter (default signals: {', '.join(SIGNAL_NAMES)})")
+        return False
+    missing = [k for k in ("query", "kind") if k not in spec]
+    if missing:
+        errors.add(path, f"a signal added to the defaults ({', '.join(SIGNAL_NAMES)}) needs "
+                   f"{' and '.join(missing)}")
+        return False
+    return True

@@ -19,7 +19,6 @@ import numpy as np
 
 from scaler.config import build_params
 from scaler.config.model import Config, PolicySpec
-from scaler.config.queries import PRESSURE_SIGNALS
 from scaler.engine.snapshot import IsvcStatus, Snapshot
 from scaler.keys import IsvcKey
 from scaler.policy import REASONS, Decision, PolicyParams, PolicyState, step
@@ -57,9 +56,9 @@ def evaluate(
     """Run policy.step over `frame`, continuing `prev`'s stabilisation state where valid."""
     frame, last_seen_s = retain_vanished(prev, frame)
     params, specs, state = _carry(prev, frame.keys, config, metadata, metadata_version)
-    signals = {name: frame.column(name) for name in PRESSURE_SIGNALS}
+    signals = {name: frame.column(name) for name in config.pressure_signals}
     decision, state = step(state, params, signals, frame.column("replicas"),
-                           requests=frame.column("requests"))
+                           spec=frame.column("spec_replicas"), requests=frame.column("requests"))
     return Evaluation(frame, config, metadata_version, specs, params, decision, state,
                       last_seen_s)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scaler.config.model import Config
 from scaler.keys import IsvcKey
 
 
@@ -56,7 +57,7 @@ class Snapshot:
     made_s: float
     generation: int
     entries: Mapping[IsvcKey, IsvcStatus]
-    config: Any = None
+    config: Config | None = None
     errors: Mapping[str, str] = field(default_factory=dict)
 
     def age_s(self, now_s: float) -> float:

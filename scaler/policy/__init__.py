@@ -24,16 +24,25 @@ measures the step.
 """
 
 from scaler.policy.decision import REASONS, Decision
-from scaler.policy.params import DEFAULTS, MAX_REPLICAS_LIMIT, PolicyParams, window_ticks
+from scaler.policy.params import (
+    DEFAULTS,
+    KINDS,
+    MAX_REPLICAS_LIMIT,
+    PolicyParams,
+    default_kind,
+    window_ticks,
+)
 from scaler.policy.state import PolicyState, step
 
 __all__ = [
     "DEFAULTS",
+    "KINDS",
     "MAX_REPLICAS_LIMIT",
     "REASONS",
     "Decision",
     "PolicyParams",
     "PolicyState",
+    "default_kind",
     "step",
     "window_ticks",
 ]

@@ -65,9 +65,10 @@ class GuardState:
     @classmethod
     def zeros(cls, n: int) -> GuardState:
         """State for n ISVCs the guard has never concerned."""
-        u16 = [np.zeros(n, np.uint16) for _ in range(4)]
-        return cls(np.zeros(n, np.uint8), *u16, np.zeros(n, np.float32),
-                   np.full(n, np.nan, np.float32))
+        return cls(phase=np.zeros(n, np.uint8), count=np.zeros(n, np.uint16),
+                   seen=np.zeros(n, np.uint16), goal=np.zeros(n, np.uint16),
+                   start=np.zeros(n, np.uint16), ref=np.zeros(n, np.float32),
+                   load=np.full(n, np.nan, np.float32))
 
     def copy(self) -> GuardState:
         """A writable copy (the kernel writes the ISVCs it handles into it)."""

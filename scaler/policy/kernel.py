@@ -166,7 +166,7 @@ class _Chunk:
         self.lat_p = out.latency_pressure[sl]
         self.special: np.ndarray | None = None  # local indices handled by the guard
         self.floor: np.ndarray | None = None  # their in-flight floor on desired
-        self.reasons: np.ndarray | None = None  # their v2 reason codes
+        self.guard_result: guard.GuardResult | None = None
 
     def current(self, current: np.ndarray, last: np.ndarray) -> None:
         """Step 0: c = max(ceil(current), 1); previous desired (or min_replicas) if unknown."""
@@ -340,7 +340,7 @@ class _Chunk:
         after `panic`, `latency-floor` after `scale-down`)."""
         held, panicked, floored = values
         idx, res, p, b = self.special, self.guard_result, self.p, self.b
-        assert idx is not None
+        assert idx is not None and self.floor is not None and res is not None
         c, desired = self.c[idx], b["desired"][idx]
         hi, lo = p["max_replicas_f"][idx], p["min_replicas_f"][idx]
         sp = np.where(res.starting, self.floor, 0.0)

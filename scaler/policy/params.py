@@ -44,6 +44,9 @@ DEFAULT_KINDS: dict[str, str] = {"latency_p99": "latency"}
 """Kind of a signal not given one: `latency` for these names, else `utilization`."""
 
 
+_UNSET: Any = None
+
+
 def default_kind(signal: str) -> str:
     """The kind a signal has unless configured (DESIGN §2 defaults)."""
     return DEFAULT_KINDS.get(signal, "utilization")
@@ -105,7 +108,8 @@ class PolicyParams:
     """Policy parameters for n ISVCs; arrays are read-only, validated on construction.
 
     `targets` is (n, K) over `signals` (pressure-signal names, column order); NaN = no target
-    for that ISVC; `kinds[k]` is signal k's kind (utilization or latency). Windows in seconds, `interval_s` the tick interval in seconds. Invalid
+    for that ISVC; `kinds[k]` is signal k's kind (utilization or latency). Windows in seconds,
+    `interval_s` the tick interval in seconds. Invalid
     values raise ValueError naming the parameter and the first offending index, e.g.
     `targets.kv_cache[3] = -1.0, must be > 0 or NaN`.
     """
@@ -121,16 +125,16 @@ class PolicyParams:
     scale_down_window_s: np.ndarray
     min_replicas: np.ndarray
     max_replicas: np.ndarray
-    startup_timeout_s: np.ndarray | float = DEFAULTS["startup_timeout_s"]
-    latency_sustain_window_s: np.ndarray | float = DEFAULTS["latency_sustain_window_s"]
-    latency_observe_window_s: np.ndarray | float = DEFAULTS["latency_observe_window_s"]
-    latency_min_improvement: np.ndarray | float = DEFAULTS["latency_min_improvement"]
-    kinds: tuple[str, ...] | None = None
+    startup_timeout_s: np.ndarray = _UNSET  # None: DEFAULTS (v2 fields, keyword or default)
+    latency_sustain_window_s: np.ndarray = _UNSET
+    latency_observe_window_s: np.ndarray = _UNSET
+    latency_min_improvement: np.ndarray = _UNSET
+    kinds: tuple[str, ...] = ()  # () = the default kind of each signal
 
     def __post_init__(self) -> None:
         signals = tuple(str(s) for s in self.signals)
-        kinds = tuple(default_kind(s) for s in signals) if self.kinds is None else \
-            tuple(str(k) for k in self.kinds)
+        kinds = tuple(str(k) for k in self.kinds) if self.kinds else \
+            tuple(default_kind(s) for s in signals)
         if len(kinds) != len(signals):
             raise ValueError(f"kinds = {kinds!r}, expected one per signal {signals!r}")
         for name, kind in zip(signals, kinds, strict=True):
@@ -153,8 +157,9 @@ class PolicyParams:
         object.__setattr__(self, "targets", targets)
         n = targets.shape[0]
         for name in _FLOAT_FIELDS:
-            object.__setattr__(self, name, _vector(name, _broadcast(getattr(self, name), n), n,
-                                                   np.float64))
+            value = getattr(self, name)
+            value = DEFAULTS[name] if value is None else value
+            object.__setattr__(self, name, _vector(name, _broadcast(value, n), n, np.float64))
         for name in _INT_FIELDS:
             object.__setattr__(self, name, _vector(name, getattr(self, name), n, np.int64))
         self._validate()

@@ -9,6 +9,7 @@ order is free, but an ISVC appears at most once per tick. Errors name the file a
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,13 +56,17 @@ class SignalTable:
         return first
 
 
-def load_signals(path: str | Path) -> SignalTable:
-    """Read and validate `path` (Parquet if it ends in .parquet, else CSV); DataError if bad."""
+def load_signals(path: str | Path, *, extra: Sequence[str] = ()) -> SignalTable:
+    """Read and validate `path` (Parquet if it ends in .parquet, else CSV); DataError if bad.
+
+    Columns read: the required ones, the default signals and `extra` (signals a config adds).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    table = _read_parquet(path) if path.suffix == ".parquet" else _read_csv(path)
-    return _build(table, path)
+    known = (*REQUIRED, *SIGNAL_NAMES, *(s for s in extra if s not in SIGNAL_NAMES))
+    table = _read_parquet(path, known) if path.suffix == ".parquet" else _read_csv(path, known)
+    return _build(table, path, known)
 
 
 def _at(path: Path, row: int) -> str:
@@ -85,21 +90,22 @@ def _read_header(path: Path) -> list[str]:
     return [name.strip() for name in header]
 
 
-def _check_columns(path: Path, names: list[str], line: str) -> list[str]:
+def _check_columns(path: Path, names: list[str], line: str,
+                   known: Sequence[str]) -> list[str]:
     missing = [name for name in REQUIRED if name not in names]
     if missing:
         raise DataError(f"{path}{line}: missing required column(s) {', '.join(missing)}")
     seen: set[str] = set()
     for name in names:
-        if name in seen and name in (*REQUIRED, *SIGNAL_NAMES):
+        if name in seen and name in known:
             raise DataError(f"{path}{line}: column {name} appears twice")
         seen.add(name)
-    return [name for name in names if name in (*REQUIRED, *SIGNAL_NAMES)]
+    return [name for name in names if name in known]
 
 
-def _read_csv(path: Path) -> pa.Table:
+def _read_csv(path: Path, known: Sequence[str]) -> pa.Table:
     header = _read_header(path)
-    wanted = _check_columns(path, header, ":1")
+    wanted = _check_columns(path, header, ":1", known)
     types = {name: pa.float64() for name in wanted if name not in ("namespace", "isvc")}
     types |= {"namespace": pa.string(), "isvc": pa.string()}
     try:
@@ -113,12 +119,12 @@ def _read_csv(path: Path) -> pa.Table:
         raise locate_csv_error(path, header, numeric=numeric, fallback=str(e)) from e
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _read_parquet(path: Path, known: Sequence[str]) -> pa.Table:
     import pyarrow.parquet as pq
 
     try:
         names = pq.read_schema(path).names
-        wanted = _check_columns(path, list(names), "")
+        wanted = _check_columns(path, list(names), "", known)
         table = pq.read_table(path, columns=wanted)
     except (pa.ArrowInvalid, OSError) as e:
         raise DataError(f"{path}: not a readable Parquet file: {e}") from e
@@ -210,14 +216,14 @@ def _check_duplicates(row_tick: np.ndarray, row_key: np.ndarray, n_keys: int,
                         f"(first at {_at(path, int(first))})")
 
 
-def _build(table: pa.Table, path: Path) -> SignalTable:
+def _build(table: pa.Table, path: Path, known: Sequence[str]) -> SignalTable:
     if table.num_rows == 0:
         raise DataError(f"{path}: no data rows")
     time_s = _float_column(table, "time_s")
     ticks_s, row_tick, offsets = _ticks(time_s, path)
     keys, row_key = _keys(table, path)
     _check_duplicates(row_tick, row_key, len(keys), path)
-    signals = {name: _float_column(table, name) for name in SIGNAL_NAMES
-               if name in table.column_names}
+    signals = {name: _float_column(table, name) for name in known
+               if name not in REQUIRED and name in table.column_names}
     return SignalTable(source=str(path), keys=keys, ticks_s=ticks_s, row_key=row_key,
                        row_tick=row_tick, tick_offsets=offsets, signals=signals)

@@ -10,12 +10,10 @@ the previous tick's `desired` (NaN at the ISVC's first tick).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from scaler.config import build_params
-from scaler.config.queries import SIGNAL_NAMES
+from scaler.config import Config, build_params
 from scaler.policy import PolicyParams, PolicyState, step
 from scaler.replay.io import SignalTable
 
@@ -28,7 +26,7 @@ class ReplayResult:
     """
 
     table: SignalTable
-    config: Any
+    config: Config
     params: PolicyParams
     policy_names: tuple[str, ...]
     first_tick: np.ndarray
@@ -51,7 +49,7 @@ def _scatter(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def replay(table: SignalTable, config: Any) -> ReplayResult:
+def replay(table: SignalTable, config: Config) -> ReplayResult:
     """Run the policy of `config` over `table`; pure (no I/O), deterministic."""
     keys = list(table.keys)
     params, specs = build_params(config, keys)
@@ -59,7 +57,7 @@ def replay(table: SignalTable, config: Any) -> ReplayResult:
     first_tick = table.first_tick()
     starts_at = np.argsort(first_tick, kind="stable")
     start_bounds = np.searchsorted(first_tick[starts_at], np.arange(n_ticks + 1))
-    columns = {name: table.signals[name] for name in SIGNAL_NAMES
+    columns = {name: table.signals[name] for name in config.signal_names
                if name in table.signals and name != "replicas"}
     replicas = table.signals.get("replicas")
     out = {name: np.empty((n_ticks, n), dtype=dtype) for name, dtype in

@@ -9,7 +9,7 @@ had a point — exactly the ISVCs a live tick would have seen then.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -53,11 +53,13 @@ class RecordStats:
     issues: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-def record_schema(*, integral_times: bool) -> pa.Schema:
-    """The output schema: time_s int64 when every tick is a whole second, else float64."""
+def record_schema(*, integral_times: bool,
+                  signals: Sequence[str] = SIGNAL_NAMES) -> pa.Schema:
+    """The output schema: time_s int64 when every tick is a whole second, else float64; one
+    float64 column per signal (the defaults, then those a config adds)."""
     time_type = pa.int64() if integral_times else pa.float64()
     return pa.schema([("time_s", time_type), ("namespace", pa.string()),
-                      ("isvc", pa.string()), *((name, pa.float64()) for name in SIGNAL_NAMES)])
+                      ("isvc", pa.string()), *((name, pa.float64()) for name in signals)])
 
 
 def history_rows(history: SignalHistory, schema: pa.Schema) -> pa.Table:
@@ -73,7 +75,7 @@ def history_rows(history: SignalHistory, schema: pa.Schema) -> pa.Table:
         "namespace": pa.array(names[key], pa.string()),
         "isvc": pa.array(isvcs[key], pa.string()),
     }
-    for name in SIGNAL_NAMES:
+    for name in schema.names[3:]:
         if name in history.signals:
             values = history.values[tick, key, history.signals.index(name)]
         else:
@@ -85,13 +87,14 @@ def history_rows(history: SignalHistory, schema: pa.Schema) -> pa.Table:
 async def record(
     source: RangeSource, sink: RowSink, *, first_s: float, last_s: float, step_s: float,
     chunk_ticks: int = 1000, progress: Progress | None = None,
+    signals: Sequence[str] = SIGNAL_NAMES,
 ) -> RecordStats:
     """Fetch ticks first_s, first_s + step_s, …, last_s chunk by chunk into `sink`.
 
     Raises SignalError naming the signal if any query fails (a gap would silently change
     what replay decides). `first_s`/`last_s` must be on the step grid (scaler.ticks.grid_range_s).
     """
-    schema = record_schema(integral_times=float(step_s).is_integer())
+    schema = record_schema(integral_times=float(step_s).is_integer(), signals=signals)
     chunks = range_chunks(start_s=first_s, end_s=last_s, step_s=step_s, max_points=chunk_ticks)
     stats = RecordStats()
     for done, (lo, hi) in enumerate(chunks):

@@ -82,8 +82,9 @@ def replay_to_dir(signals_path: str | Path, config_paths: Sequence[str | Path],
     """Replay every config over the signals file into `out_dir`; returns the comparison rows."""
     from scaler.config import load_config
 
-    table = load_signals(signals_path)
     configs = [load_config(path) for path in config_paths]
+    table = load_signals(signals_path,
+                         extra=sorted({s for c in configs for s in c.signal_names}))
     if plot is not None:
         _check_isvcs(table, plot.isvcs)
     names = run_names(config_paths)

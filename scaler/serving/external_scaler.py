@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from scaler._proto import externalscaler_pb2 as pb
 from scaler._proto import externalscaler_pb2_grpc as pb_grpc
-from scaler.config import resolve_policy
+from scaler.config import Config, resolve_policy
 from scaler.engine.store import SnapshotStore
 from scaler.errors import ConfigError, MetadataError
 from scaler.keys import IsvcKey
@@ -50,7 +50,7 @@ class ConfigView(Protocol):
 class ConfigAnswers:
     """ConfigView over a loaded Config: its policy names and each ISVC's resolved min_replicas."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         self._config = config
         self._names = frozenset(config.policies)
 

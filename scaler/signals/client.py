@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -27,6 +27,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from scaler.config.model import PrometheusConfig
 from scaler.errors import SignalError
 
 MAX_POINTS_PER_SERIES = 11_000
@@ -35,20 +36,8 @@ MAX_POINTS_PER_SERIES = 11_000
 _STATUS = re.compile(r"HTTP Status Code (\d{3}) \((.*)\)\s*$", re.S)
 
 
-class PrometheusSettings(Protocol):
-    """What the client reads of `scaler.config.model.PrometheusConfig`."""
-
-    url: str
-    timeout_s: float
-    headers: Any
-    bearer_token_file: str | None
-    basic_auth_username: str | None
-    basic_auth_password_file: str | None
-    ca_file: str | None
-    cert_file: str | None
-    key_file: str | None
-    insecure_skip_verify: bool
-    path_prefix: str
+PrometheusSettings = PrometheusConfig
+"""What the client reads: policy.yaml's `prometheus:` section."""
 
 
 class _CredentialsError(Exception):

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from scaler.config.model import Config
 from scaler.config.queries import SIGNAL_NAMES
 from scaler.errors import SignalError
 from scaler.metrics import ScalerMetrics
@@ -77,11 +78,12 @@ class PromSignalSource:
         self.deadline_s = client.timeout_s + 2.0
 
     @classmethod
-    def from_config(cls, config: Any, *, metrics: ScalerMetrics | None = None) -> PromSignalSource:
-        """Source for a `scaler.config.model.Config` (its prometheus, queries and labels)."""
+    def from_config(cls, config: Config, *,
+                    metrics: ScalerMetrics | None = None) -> PromSignalSource:
+        """Source for a Config: its prometheus, queries (signals it adds included), labels."""
         return cls(PromClient(config.prometheus), queries=config.queries,
                    namespace_label=config.namespace_label, isvc_label=config.isvc_label,
-                   metrics=metrics)
+                   metrics=metrics, signals=config.signal_names)
 
     def close(self) -> None:
         """Release the HTTP connections."""
