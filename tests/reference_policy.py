@@ -193,9 +193,12 @@ class RefIsvc:
         starting = sp > c and g.start <= p.ticks(p.startup_timeout_s)
         supply = sp if starting else c
         above = pressure is not None and pressure > 1 + p.tolerance
-        r_u = (max(up, sp) if above else sp) if starting else r_v1
+        outgrown = above and pressure is not None and c * pressure > sp * (1 + p.tolerance)
+        r_u = (max(up, sp) if outgrown else sp) if starting else r_v1
+        demand = requests if present(requests) else (
+            None if pressure is None else c * pressure)
         r = g.step(p, c=c, r_u=r_u, supply=supply, starting=starting, raw_starting=sp > c,
-                   latency=latency, load=None if pressure is None else c * pressure)
+                   latency=latency, load=demand)
         self.history.append(r)
 
         low = min(self.window(ticks(p.scale_up_window_s, p.interval_s)))
@@ -275,14 +278,20 @@ class RefGuard:
         elif self.phase == TRIAL:
             self.count = min(self.count + 1, 65535)
             self.seen = min(self.seen + 1, 65535) if c >= self.goal and not raw_starting else 0
-            judged = self.seen >= p.ticks(p.latency_observe_window_s) and latency is not None
+            lat_targets = [t for s, t in p.targets.items()
+                           if p.kinds[s] == "latency" and not math.isnan(t)]
+            backlog_s = self.ref * min(lat_targets) if lat_targets else 0.0
+            backlog = math.ceil(backlog_s / p.interval_s - 1e-9) \
+                if math.isfinite(backlog_s) else 0
+            observe = p.ticks(p.latency_observe_window_s) + backlog
+            judged = self.seen >= observe and latency is not None
             if judged:
                 assert latency is not None
                 improved = latency <= thr or latency <= (1 - p.latency_min_improvement) * self.ref
                 self.phase, self.count, self.seen = (HELPED if improved else FLOOR), 0, 0
                 if not improved:
                     self.ref = f32(latency)
-            elif self.count > p.ticks(p.startup_timeout_s) + p.ticks(p.latency_observe_window_s):
+            elif self.count > p.ticks(p.startup_timeout_s) + observe:
                 self.phase, self.count, self.seen = FLOOR, 0, 0
                 self.ref = f32(latency) if latency is not None else math.nan
         elif self.phase == FLOOR:

@@ -60,7 +60,7 @@ class Key:
 
 
 DEFAULT_TARGETS: Mapping[str, float] = FrozenMap(
-    {"latency_p99": 2.0, "kv_cache": 0.8, "inflight": 16.0, "prompt_throughput": 6000.0})
+    {"latency_p99": 0.5, "kv_cache": 0.8, "prompt_throughput": 7000.0})
 """Targets of a policy that sets no `targets` key: latency_p99 (s) only asks, the others size
 (see docs/policy.md for why these values and why not cpu for vLLM)."""
 

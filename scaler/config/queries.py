@@ -28,9 +28,12 @@ the Prometheus Operator):
   cgroup row with `container=""`).
 * `replicas` counts distinct scraped pods (`pod`, `instance`), so several vLLM engines in one
   pod (data parallel) or both metric spellings count once.
-* `inflight` (requests running + waiting in vLLM's scheduler) and `prompt_throughput` (prompt
-  tokens prefilled per second, vLLM's `prompt_tokens_total`) are per ready replica: the sum
-  over the ISVC's pods divided by the pods exporting `num_requests_running`.
+* `inflight` (requests running + waiting in vLLM's scheduler, averaged over the rate window
+  so that a burst shorter than a pod's start-up does not count as load; one avg_over_time per
+  gauge, since range functions drop the metric name and the two would collide) and
+  `prompt_throughput` (prompt tokens prefilled per second, vLLM's `prompt_tokens_total`) are
+  per ready replica: the sum over the ISVC's pods divided by the pods exporting
+  `num_requests_running`.
 * `spec_replicas` is the predictor Deployment's `spec.replicas` from kube-state-metrics: KServe
   names it `<isvc>-predictor` (RawDeployment), so `(.+)-predictor` gives the ISVC.
 """
@@ -75,7 +78,10 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         f'{{container="kserve-container",resource="cpu"}}, {_POD_FROM_NAME}))'
     ),
     "inflight": (
-        'sum by ($ns, $isvc) ({__name__=~"vllm[:_]num_requests_(running|waiting)"})'
+        "(sum by ($ns, $isvc) (avg_over_time("
+        '{__name__=~"vllm[:_]num_requests_running"}[$window]))'
+        " + sum by ($ns, $isvc) (avg_over_time("
+        '{__name__=~"vllm[:_]num_requests_waiting"}[$window])))'
         f" / {_READY_PODS}"
     ),
     "prompt_throughput": (

@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from scaler.config.checks import GT0, Errors, boolean, duration, join, string
+from scaler.config.checks import (
+    GT0,
+    Errors,
+    boolean,
+    duration,
+    join,
+    string,
+    unknown_key_message,
+)
 from scaler.config.model import TOP_KEYS, PrometheusConfig
 from scaler.config.queries import (
     DEFAULT_TEMPLATES,
@@ -202,6 +210,10 @@ def _known_or_new_signal(name: object, spec: Mapping[Any, Any], path: str,
                    f"letter (default signals: {', '.join(SIGNAL_NAMES)})")
         return False
     missing = [k for k in ("query", "kind") if k not in spec]
+    close = unknown_key_message(name, list(SIGNAL_NAMES))
+    if missing and "did you mean" in close:
+        errors.add(path, close)
+        return False
     if missing:
         errors.add(path, f"a signal added to the defaults ({', '.join(SIGNAL_NAMES)}) needs "
                    f"{' and '.join(missing)}")

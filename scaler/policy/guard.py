@@ -5,22 +5,25 @@ latency signal above target, or guard state left from earlier ticks — so an IS
 utilization signals and nothing starting takes v1's path, bit for bit (property 1).
 
 In-flight pods (property 4). `sp` = spec replicas (NaN → ready). While pods start
-(sp > c, for at most `startup_timeout`): r = max(up, sp) if P_u > 1 + tolerance else sp —
-starting pods count as supply, so the same pressure never asks twice — and desired ≥ sp.
-Example: c = 2 ready, sp = 8, P_u = 3 (load of 6 replicas) → up = pow2ceil(6) = 8 → r = 8,
-no second step; P_u = 5 → up = 16 → r = 16 (the load outgrew even the pods in flight).
+(sp > c, for at most `startup_timeout`): r = max(up, sp) if the load c·P_u exceeds the pods
+in flight by more than the tolerance (c·P_u > sp·(1 + tolerance)), else sp — starting pods
+count as supply, so the same pressure never asks twice — and desired ≥ sp.
+Example: c = 2 ready, sp = 8, P_u = 3 (load of 6 replicas) → r = 8, no second step;
+P_u = 5 (load 10 > 8.8) → up = pow2ceil(10) = 16 → r = 16 (the load outgrew the pods in
+flight).
 
 Latency guard (property 3), one state machine per ISVC; P_l = max latency signal / target:
   idle    P_l > 1 + tolerance for `latency_sustain_window` while nothing starts and
           utilization does not already scale up → ask goal = next power of two above c
-          (≤ max_replicas), remember P_l and the load c·P_u → trial.
-  trial   hold goal; once c ≥ goal with nothing starting for `latency_observe_window`,
-          judge: P_l ≤ 1 + tolerance or P_l ≤ (1 − latency_min_improvement)·P_l(ask) →
-          helped, else → floor (reason `latency-floor`). Pods that never become ready
-          (startup_timeout + observe window) → floor.
-  helped  hold goal while the load stays above scale_down_utilization × the load at the ask
-          (without utilization signals: while P_l > scale_down_utilization); sustained
-          P_l > 1 + tolerance asks the next step (→ trial).
+          (≤ max_replicas), remember P_l and the demand (request rate, else c·P_u) → trial.
+  trial   hold goal; once c ≥ goal with nothing starting for `latency_observe_window` plus
+          the latency seen at the ask (so that every request in the latency window arrived
+          after the new pods were ready, not while a backlog drained), judge:
+          P_l ≤ 1 + tolerance or P_l ≤ (1 − latency_min_improvement)·P_l(ask) → helped,
+          else → floor (reason `latency-floor`). Pods never ready in time → floor.
+  helped  hold goal until the demand falls to scale_down_utilization × the demand at the ask
+          (without a demand: until P_l ≤ scale_down_utilization); sustained P_l > 1 +
+          tolerance asks the next step (→ trial).
   floor   no asks, nothing held: replicas follow utilization (the down window's hysteresis
           still applies). Back to idle after a down window with P_l ≤ 1, or at once if P_l
           exceeds twice the latency seen at the floor (a new regime).
@@ -100,6 +103,9 @@ class GuardInputs:
 
     c: np.ndarray  # ready replicas after step 0
     spec: np.ndarray  # requested replicas, NaN = unknown
+    demand: np.ndarray  # request rate (req/s), NaN = unknown
+    latency_target_s: np.ndarray  # smallest latency target, s (converts P_l to seconds)
+    interval_s: float
     p_util: np.ndarray  # utilization pressure, NaN = none
     p_lat: np.ndarray  # latency pressure, NaN = none
     r: np.ndarray  # v1 recommendation from utilization
@@ -146,12 +152,14 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         starting = raw_starting & (start <= g.startup_ticks)
         supply = np.where(starting, sp, g.c)
         util_up = g.p_util > g.up_threshold
-        r_u = np.where(starting, np.where(util_up, np.maximum(g.up, sp), sp), g.r)
+        outgrown = util_up & (g.c * g.p_util > sp * g.up_threshold)
+        r_u = np.where(starting, np.where(outgrown, np.maximum(g.up, sp), sp), g.r)
         high = g.p_lat > g.up_threshold
         ok = g.p_lat <= 1.0
         quiet = ~starting & (r_u <= supply)
         nxt = np.minimum(next_pow2(g.c), g.max_replicas)
-        load_now = g.c * g.p_util
+        demand_ok = np.isfinite(g.demand) & (g.demand >= 0)
+        load_now = np.where(demand_ok, g.demand, g.c * g.p_util)
 
         # idle / helped: sustained high latency asks the next step.
         asking_phase = (phase == IDLE) | (phase == HELPED)
@@ -168,9 +176,11 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         trial = phase == TRIAL
         seen = np.where(trial, np.where((g.c >= goal) & ~raw_starting, seen + 1, 0), 0)
         age = np.where(trial, count + 1, 0)
-        judged = trial & (seen >= g.observe_ticks) & np.isfinite(g.p_lat)
+        backlog = np.ceil(np.nan_to_num(ref * g.latency_target_s, nan=0.0, posinf=0.0)
+                          / g.interval_s - 1e-9)
+        judged = trial & (seen >= g.observe_ticks + backlog) & np.isfinite(g.p_lat)
         improved = (g.p_lat <= g.up_threshold) | (g.p_lat <= (1.0 - g.min_improvement) * ref)
-        timed_out = trial & ~judged & (age > g.startup_ticks + g.observe_ticks)
+        timed_out = trial & ~judged & (age > g.startup_ticks + g.observe_ticks + backlog)
         to_floor = (judged & ~improved) | timed_out
         to_helped = judged & improved
 

@@ -129,7 +129,7 @@ def run_kernel(
             chunk.current(current, last_desired)
             chunk.recommend(params, util)
             chunk.latency(lat)
-            chunk.guard(params, spec, busy, holder)
+            chunk.guard(params, spec, requests, busy, holder)
             chunk.active(requests, out.active)
             chunk.history(params, ring, head, last_desired)
             chunk.decide(out, new_last)
@@ -234,7 +234,8 @@ class _Chunk:
         np.isnan(p, out=self.b["b1"])
         np.logical_and(self.b["nan"], self.b["b1"], out=self.b["nan"])
 
-    def guard(self, params: PolicyParams, spec: np.ndarray | None, busy: np.ndarray | None,
+    def guard(self, params: PolicyParams, spec: np.ndarray | None,
+              requests: np.ndarray | None, busy: np.ndarray | None,
               holder: _GuardHolder) -> None:
         """v2 rules (scaler.policy.guard) at the ISVCs that need them; adjusts r."""
         b, sl, c = self.b, self.sl, self.c
@@ -251,8 +252,11 @@ class _Chunk:
         idx = np.flatnonzero(special)
         gl = sl.start + idx
         sp = spec[gl] if spec is not None else np.full(idx.size, np.nan)
+        demand = requests[gl] if requests is not None else np.full(idx.size, np.nan)
         g = GuardInputs(
-            c=c[idx].copy(), spec=sp, p_util=self.pressure[idx].copy(), p_lat=lat_p[idx].copy(),
+            c=c[idx].copy(), spec=sp, demand=demand,
+            latency_target_s=params.latency_target_s[gl], interval_s=params.interval_s,
+            p_util=self.pressure[idx].copy(), p_lat=lat_p[idx].copy(),
             r=b["r"][idx].copy(), up=b["up"][idx].copy(),
             up_threshold=self.p["up_threshold"][idx],
             scale_down_utilization=self.p["scale_down_utilization"][idx],

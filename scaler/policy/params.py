@@ -264,6 +264,15 @@ class PolicyParams:
         return frozen(window_ticks(self.startup_timeout_s, self.interval_s))
 
     @cached_property
+    def latency_target_s(self) -> np.ndarray:
+        """Smallest latency-kind target per ISVC (s; NaN without one)."""
+        cols = [self.targets[:, k] for k, kind in enumerate(self.kinds) if kind == "latency"]
+        if not cols:
+            return frozen(np.full(self.n, np.nan))
+        with np.errstate(all="ignore"):
+            return frozen(np.fmin.reduce(np.stack(cols), axis=0))
+
+    @cached_property
     def has_latency(self) -> bool:
         """Whether any signal is of kind latency."""
         return "latency" in (self.kinds or ())

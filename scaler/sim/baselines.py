@@ -70,7 +70,7 @@ class PolicyScaler(Autoscaler):
 
     def tick(self, t: float, signals: Mapping[str, np.ndarray]) -> None:
         self.decision, self.state = step(self.state, self.params, signals,
-                                         signals["replicas"])
+                                         signals["replicas"], spec=signals.get("spec_replicas"))
 
     def recommend(self, k: int, *, current: int, observer: Observer,
                   signals: Mapping[str, np.ndarray], tolerance: float) -> int:

@@ -149,7 +149,7 @@ class _Loop:
                 self.serving.set_ready(arg, t)
             return
         if kind == _SCRAPE:
-            self.observer.scrape(t)
+            self.observer.scrape(t, spec=self.spec)
             self.signals = self.observer.signals()
             period = self.sim.scrape_interval_s
         elif kind == _TICK:

@@ -5,7 +5,15 @@ latest scrape and the one `window_s` before it, as `rate(...[1m])` would:
   latency_p99  histogram_quantile(0.99) over vLLM's TTFT buckets of first tokens in the window
   kv_cache     mean over ready pods of reserved KV tokens / capacity (instant)
   cpu          Σ CPU core-seconds used in the window / Σ requested core-seconds (ready pods)
+  inflight     sum over pods of avg_over_time(vLLM num_requests_running + waiting[window]) per
+               ready pod: each ready pod's samples at the scrapes in the window (admitted
+               requests, prefilled or not, plus the pod's own queue: the sum is the same however
+               vLLM's scheduler splits running and waiting)
+  prompt_throughput  rate of vLLM prompt_tokens_total (prompt tokens prefilled, counted when a
+               prompt's prefill completes) over the window, per ready pod
   replicas     ready pods (draining and starting pods export nothing)
+  spec_replicas  kube-state-metrics kube_deployment_spec_replicas at the scrape (the HPA's
+               replicas: ready + starting)
   requests     arrivals per second at the gateway over the window (sees traffic at 0 pods)
 """
 
@@ -50,6 +58,10 @@ class Scrape:
     arrivals: np.ndarray
     hist: np.ndarray  # (m, buckets + 1) TTFT counts per bucket
     pod_cpu: dict[int, float]
+    prompt_tokens: np.ndarray  # (m,) counter
+    inflight: dict[int, float]  # per ready pod: running + waiting
+    kv: dict[int, float]  # per ready pod: KV-cache usage (0–1)
+    spec: np.ndarray  # (m,) gauge: Deployment spec.replicas (NaN: not given)
 
 
 class Observer:
@@ -66,12 +78,19 @@ class Observer:
         return (sp.cpu_idle_cores * (t - s.created_s[p]) + sp.cpu_busy_cores * s.busy_until(p, t)
                 + sp.cpu_cores_per_ktoken_s * s.tokens[p] / 1000.0)
 
-    def scrape(self, t: float) -> None:
-        """Record the counters at t (call after `serving.advance(t)`)."""
+    def scrape(self, t: float, *, spec: Sequence[int] | None = None) -> None:
+        """Record the counters at t (call after `serving.advance(t)`); `spec`: the
+        Deployments' spec.replicas per ISVC, as kube-state-metrics exports them."""
         s = self.serving
         pods = {p: self._pod_cpu(p, t) for alive in s.alive for p in alive}
+        inflight = {p: float(s.nrun[p] + len(s.local[p])) for ready in s.ready for p in ready}
+        kv = {p: s.kv[p] / s.params[k].kv_cache_tokens for k, ready in enumerate(s.ready)
+              for p in ready}
+        specs = np.full(len(s.ready), math.nan) if spec is None else np.array(spec, np.float64)
         self._scrapes.append(Scrape(t, np.array(s.arrivals, np.float64),
-                                    np.array(s.ttft_hist, np.float64), pods))
+                                    np.array(s.ttft_hist, np.float64), pods,
+                                    np.array(s.prompt_tokens, np.float64), inflight, kv,
+                                    specs))
         while len(self._scrapes) > 2 and self._scrapes[1].t <= t - self.window_s + 1e-9:
             self._scrapes.popleft()
 
@@ -98,19 +117,37 @@ class Observer:
         span = new.t - old.t
         window_hist = new.hist - old.hist
         out = {name: np.full(m, math.nan) for name in
-               ("latency_p99", "kv_cache", "cpu", "replicas", "requests")}
+               ("latency_p99", "kv_cache", "cpu", "inflight", "prompt_throughput", "replicas",
+                "requests")}
+        out["spec_replicas"] = new.spec.copy()
         for k in range(m):
             ready = s.ready[k]
             out["replicas"][k] = len(ready)
             if span > 0:
                 out["requests"][k] = (new.arrivals[k] - old.arrivals[k]) / span
                 out["latency_p99"][k] = histogram_quantile(0.99, TTFT_BUCKETS_S, window_hist[k])
+                if ready:
+                    out["prompt_throughput"][k] = (
+                        (new.prompt_tokens[k] - old.prompt_tokens[k]) / span / len(ready))
             if ready:
-                cap = s.params[k].kv_cache_tokens
-                out["kv_cache"][k] = sum(s.kv[p] for p in ready) / (cap * len(ready))
+                out["inflight"][k] = sum(self._window_means(s.alive[k], new.t,
+                                                            "inflight")) / len(ready)
+                out["kv_cache"][k] = sum(new.kv[p] for p in ready) / len(ready)
                 utils = [u for u in map(self.pod_cpu_utilization, ready) if not math.isnan(u)]
                 out["cpu"][k] = sum(utils) / len(utils) if utils else math.nan
         return out
+
+    def _window_means(self, pods: Sequence[int], t: float, gauge: str) -> list[float]:
+        """Per pod with samples in (t − window, t]: their mean, as PromQL's
+        `avg_over_time(x[window])` (pods no longer scraped drop out with their series)."""
+        means = []
+        for p in pods:
+            samples = [v for sc in self._scrapes
+                       if sc.t > t - self.window_s + 1e-9 and (v := getattr(sc, gauge).get(p))
+                       is not None]
+            if samples:
+                means.append(sum(samples) / len(samples))
+        return means
 
     def unready(self, k: int) -> int:
         """Pods of ISVC k still starting."""

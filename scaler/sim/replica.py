@@ -49,6 +49,7 @@ class Replicas:
         self.first_token_s = [math.nan] * n
         self.finish_s = [math.nan] * n
         self.completed = [0] * m
+        self.prompt_tokens = [0] * m  # prefilled prompt tokens per ISVC (vLLM prompt_tokens_total)
         self.ttft_hist = [[0] * (len(TTFT_BUCKETS_S) + 1) for _ in range(m)]
         self.alive: list[list[int]] = [[] for _ in range(m)]
         self.pod_isvc: list[int] = []
@@ -126,6 +127,7 @@ class Replicas:
         k = self.pod_isvc[p]
         self.ttft_hist[k][bisect.bisect_left(TTFT_BUCKETS_S, t - self.arrival_s[j])] += 1
         self.tokens[p] += self._inp[j]
+        self.prompt_tokens[k] += self._inp[j]
         if self._out[j] <= 1:
             self._finish(p, j, t)
         else:

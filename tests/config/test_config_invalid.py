@@ -24,9 +24,10 @@ CASES: list[tuple[str, str, list[str]]] = [
      [f'{P}.targets.kv_cahce: unknown signal, did you mean "kv_cache"?']),
     ("target-not-pressure", "policies: {p: {targets: {requests: 5}}}",
      [f"{P}.targets.requests: not a pressure signal, takes no target "
-      "(targets: latency_p99, kv_cache, cpu)"]),
+      "(targets: latency_p99, kv_cache, cpu, inflight, prompt_throughput)"]),
     ("targets-empty", "policies: {p: {targets: {}}}",
-     [f"{P}.targets: no target set, set at least one of latency_p99, kv_cache, cpu"]),
+     [f"{P}.targets: no target set, set at least one of latency_p99, kv_cache, cpu, inflight, "
+      "prompt_throughput"]),
     ("targets-list", "policies: {p: {targets: [kv_cache]}}",
      [f'{P}.targets = ["kv_cache"], must be a mapping']),
     ("tolerance-negative", "policies: {p: {tolerance: -0.1}}",
@@ -139,7 +140,20 @@ CASES: list[tuple[str, str, list[str]]] = [
      ["labels.model: unknown key (expected one of: namespace, isvc)"]),
     ("signals-unknown", "signals: {kv_cache_usage: {query: 'x'}}",
      ['signals.kv_cache_usage: unknown key, did you mean "kv_cache"?']),
-    ("signals-no-query", "signals: {kv_cache: {}}", ["signals.kv_cache.query: required"]),
+    ("signals-new-without-kind", "signals: {queue_time: {query: 'x'}}",
+     ["signals.queue_time: a signal added to the defaults (latency_p99, kv_cache, cpu, inflight, "
+      "prompt_throughput, replicas, spec_replicas, requests) needs kind"]),
+    ("signals-bad-kind", "signals: {kv_cache: {kind: fast}}",
+     ["signals.kv_cache.kind = fast, must be one of utilization, latency"]),
+    ("signals-kind-on-input", "signals: {replicas: {kind: latency}}",
+     ["signals.replicas.kind: unknown key (expected one of: query)"]),
+    ("signals-bad-name", "signals: {Queue-Time: {query: 'x', kind: latency}}",
+     ["signals.Queue-Time: a signal name is lower case letters, digits and _, starting with a "
+      "letter (default signals: latency_p99, kv_cache, cpu, inflight, prompt_throughput, "
+      "replicas, spec_replicas, requests)"]),
+    ("target-for-added-signal-needs-the-signal", "policies: {p: {targets: {queue_time: 1}}}",
+     [f"{P}.targets.queue_time: unknown signal (expected one of: latency_p99, kv_cache, cpu, "
+      "inflight, prompt_throughput)"]),
     ("signals-shorthand", "signals: {kv_cache: 'avg by (namespace, isvc) (x)'}",
      ["signals.kv_cache = avg by (namespace, isvc) (x), must be a mapping"]),
     ("signals-query-loses-labels", "signals: {kv_cache: {query: 'avg(vllm:kv_cache_usage_perc)'}}",

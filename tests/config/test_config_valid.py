@@ -15,6 +15,7 @@ from scaler.config import (
     POLICY_DEFAULTS,
     Config,
     PolicySpec,
+    build_params,
     load_config,
     parse_config,
     resolve_policy,
@@ -43,18 +44,19 @@ isvcs:                                   # optional per-ISVC overrides
   prod/llama-3-70b: {policy: default, max_replicas: 16}
 """
 
+DESIGN_TARGETS = {"latency_p99": 0.5, "kv_cache": 0.8, "cpu": 0.7}
 KEY = ("prod", "llama")
 
 # (id, yaml, isvc key, metadata policy, expected PolicySpec fields that differ from defaults)
 RESOLVED: list[tuple[str, str, tuple[str, str], str | None, dict[str, Any]]] = [
     ("empty-file", "", KEY, None, {"name": "default"}),
     ("empty-policies", "policies: {}", KEY, None, {"name": "default"}),
-    ("design-default", DESIGN_EXAMPLE, KEY, None, {"name": "default"}),
+    ("design-default", DESIGN_EXAMPLE, KEY, None, {"name": "default", "targets": DESIGN_TARGETS}),
     ("design-metadata-batch", DESIGN_EXAMPLE, KEY, "batch",
      {"name": "batch", "targets": {"kv_cache": 0.9}, "scale_down_window_s": 600.0}),
     ("design-override-pins-policy", DESIGN_EXAMPLE, ("prod", "llama-3-70b"), "batch",
-     {"name": "default", "max_replicas": 16}),
-    ("metadata-default-explicit", DESIGN_EXAMPLE, KEY, "default", {"name": "default"}),
+     {"name": "default", "max_replicas": 16, "targets": DESIGN_TARGETS}),
+    ("metadata-default-explicit", DESIGN_EXAMPLE, KEY, "default", {"name": "default", "targets": DESIGN_TARGETS}),
     ("all-keys",
      "policies:\n  default:\n    targets: {latency_p99: 2, cpu: 0.5}\n    tolerance: 0.2\n"
      "    scale_down_utilization: 0.5\n    panic_threshold: 3\n    scale_up_window: 1m\n"
@@ -76,7 +78,7 @@ RESOLVED: list[tuple[str, str, tuple[str, str], str | None, dict[str, Any]]] = [
      "isvcs: {prod/llama: {targets: {latency_p99: 2.0}}}", KEY, None,
      {"name": "default", "targets": {**DEFAULT_TARGETS, "latency_p99": 2.0}}),
     ("override-null-removes-target",
-     "isvcs: {prod/llama: {targets: {cpu: null}}}", KEY, None,
+     "isvcs: {prod/llama: {targets: {prompt_throughput: null}}}", KEY, None,
      {"name": "default", "targets": {"latency_p99": 0.5, "kv_cache": 0.8}}),
     ("override-on-metadata-policy",
      "policies: {batch: {targets: {kv_cache: 0.9}, max_replicas: 16}}\n"
@@ -205,3 +207,22 @@ def test_load_config_reads_file_and_names_it(tmp_path: Path) -> None:
     assert str(info.value) == f"{path}: interval = 0, must be > 0"
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_added_signal_with_kind_reaches_the_policy_params() -> None:
+    config = parse_config(
+        "signals:\n"
+        "  queue_p90: {query: 'histogram_quantile(0.9, sum by ($ns, $isvc, le) (x))', "
+        "kind: latency}\n"
+        "  inflight: {kind: latency}\n"
+        "policies: {default: {targets: {queue_p90: 1.5, kv_cache: 0.8, inflight: 20}}}\n")
+    assert config.kinds["queue_p90"] == "latency"
+    assert config.kinds["inflight"] == "latency"
+    assert config.kinds["kv_cache"] == "utilization"
+    assert config.signal_names[-3:] == ("replicas", "spec_replicas", "requests")
+    assert "queue_p90" in config.signal_names
+    assert "by (namespace, isvc, le)" in config.queries["queue_p90"]
+    params, _ = build_params(config, [("a", "b")])
+    kinds = dict(zip(params.signals, params.kinds, strict=True))
+    assert kinds == {**dict(config.kinds)}
+    assert params.targets[0, params.signals.index("queue_p90")] == 1.5
