@@ -305,9 +305,10 @@ class RefGuard:
         return max(r_u, hold, block)
 
     def _released(self, p: RefParams, latency: float | None, load: float | None) -> bool:
-        if self.load is not None and math.isfinite(self.load) and load is not None:
-            return load <= p.scale_down_utilization * self.load
-        return not (latency is not None and latency > p.scale_down_utilization)
+        if latency is not None and latency <= p.scale_down_utilization:
+            return True
+        return (self.load is not None and math.isfinite(self.load) and load is not None
+                and math.isfinite(load) and load <= p.scale_down_utilization * self.load)
 
     def _idle(self) -> None:
         self.phase, self.count, self.seen, self.goal, self.ref, self.load = \

@@ -1,4 +1,4 @@
-"""Oracle of policy v1: DESIGN §3 steps 0–7 in plain Python, one ISVC at a time (kept to prove v2 property 1).
+"""Oracle of policy v1 (DESIGN §3 steps 0–7), one ISVC at a time; kept to prove v2 property 1.
 
 Deliberately simple and independent of scaler.policy.kernel (no numpy arithmetic, no
 saturation of the history, no ring buffer). Shares only the documented choices of

@@ -21,9 +21,9 @@ Latency guard (property 3), one state machine per ISVC; P_l = max latency signal
           after the new pods were ready, not while a backlog drained), judge:
           P_l ≤ 1 + tolerance or P_l ≤ (1 − latency_min_improvement)·P_l(ask) → helped,
           else → floor (reason `latency-floor`). Pods never ready in time → floor.
-  helped  hold goal until the demand falls to scale_down_utilization × the demand at the ask
-          (without a demand: until P_l ≤ scale_down_utilization); sustained P_l > 1 +
-          tolerance asks the next step (→ trial).
+  helped  hold goal until the demand falls to scale_down_utilization × the demand at the ask,
+          or P_l ≤ scale_down_utilization (a drained backlog no longer needs the step);
+          sustained P_l > 1 + tolerance asks the next step (→ trial).
   floor   no asks, nothing held: replicas follow utilization (the down window's hysteresis
           still applies). Back to idle after a down window with P_l ≤ 1, or at once if P_l
           exceeds twice the latency seen at the floor (a new regime).
@@ -167,10 +167,10 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         ask = asking_phase & (count >= g.sustain_ticks) & quiet & (nxt > g.c)
 
         # helped: release once the load fell enough below the one that needed the step.
-        released = (phase == HELPED) & ~ask & np.where(
-            np.isfinite(load) & np.isfinite(load_now),
-            load_now <= g.scale_down_utilization * load,
-            ~(g.p_lat > g.scale_down_utilization))
+        comfortable = g.p_lat <= g.scale_down_utilization
+        released = (phase == HELPED) & ~ask & (comfortable | (
+            np.isfinite(load) & np.isfinite(load_now)
+            & (load_now <= g.scale_down_utilization * load)))
 
         # trial: wait for the goal's pods to be ready and observed, then judge.
         trial = phase == TRIAL

@@ -56,7 +56,8 @@ RESOLVED: list[tuple[str, str, tuple[str, str], str | None, dict[str, Any]]] = [
      {"name": "batch", "targets": {"kv_cache": 0.9}, "scale_down_window_s": 600.0}),
     ("design-override-pins-policy", DESIGN_EXAMPLE, ("prod", "llama-3-70b"), "batch",
      {"name": "default", "max_replicas": 16, "targets": DESIGN_TARGETS}),
-    ("metadata-default-explicit", DESIGN_EXAMPLE, KEY, "default", {"name": "default", "targets": DESIGN_TARGETS}),
+    ("metadata-default-explicit", DESIGN_EXAMPLE, KEY, "default",
+     {"name": "default", "targets": DESIGN_TARGETS}),
     ("all-keys",
      "policies:\n  default:\n    targets: {latency_p99: 2, cpu: 0.5}\n    tolerance: 0.2\n"
      "    scale_down_utilization: 0.5\n    panic_threshold: 3\n    scale_up_window: 1m\n"

@@ -79,18 +79,30 @@ def v2_params(draw: st.DrawFn, kinds: str = "mixed", max_n: int = 5,
     )
 
 
+FACTORS = {"utilization": (0.0, 0.05, 0.2, 0.4, 0.8, 1.0, 1.5, 2.5, NAN),
+           "latency": (0.5, 1.0, 1.5, 2.5, 2.5, NAN)}
+"""Signal values as multiples of their target (`scaled` ticks): every band of the policy,
+latency more often above target than not."""
+
+
 @st.composite
 def tick_strategy(draw: st.DrawFn, params: PolicyParams, *, spec: str = "any",
-                  current: st.SearchStrategy[float] = current_value) -> dict[str, Any]:
+                  current: st.SearchStrategy[float] = current_value,
+                  scaled: bool = False) -> dict[str, Any]:
     """One tick: signals (some keys missing), current, requests and spec.
 
-    spec "any": None, current + an offset (pods starting, terminating, NaN) or unrelated;
-    "none-starting": None, = current, NaN, or below current, per ISVC (never pods starting).
+    Signal values are random, or with `scaled` mostly FACTORS × their target. spec "any":
+    None, current + an offset (pods starting, terminating, NaN) or unrelated; "none-starting":
+    None, = current, NaN, or below current, per ISVC (never pods starting).
     """
     n = params.n
     vec = lambda s: np.array(draw(st.lists(s, min_size=n, max_size=n)), dtype=float)  # noqa: E731
     names = draw(st.lists(st.sampled_from(params.signals), unique=True))
     signals = {name: vec(signal_value) for name in names}
+    if scaled and draw(st.integers(0, 3)):
+        kinds = params.kinds or ()
+        signals = {name: vec(st.sampled_from(FACTORS[kind])) * params.targets[:, k]
+                   for k, (name, kind) in enumerate(zip(params.signals, kinds, strict=True))}
     requests = draw(st.one_of(st.none(), st.just(vec(signal_value))))
     cur = vec(current)
     if spec == "any":
@@ -295,7 +307,7 @@ def test_scale_down_only_when_the_smaller_fleet_absorbs_the_load(data: st.DataOb
     params = data.draw(v2_params())
     state, starting = PolicyState.empty(params), Starting(params)
     for t in range(data.draw(st.integers(1, 30), label="ticks")):
-        tick = data.draw(tick_strategy(params))
+        tick = data.draw(tick_strategy(params, scaled=True))
         decision, state = do_step(state, params, tick)
         c, d, p = decision.current, decision.desired, decision.pressure
         held = starting.update(in_flight(tick["spec"], c), c)
