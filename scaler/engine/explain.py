@@ -1,6 +1,8 @@
 """Why an ISVC got its decision, in words, and the `scaler explain` table (pure).
 
     kv_cache 0.93/0.80 = 1.16 > 1.10 → scale-up 2→4
+    prompt_throughput 5.1e+03/7e+03 = 0.73 within (0.35, 1.10] → hold 8; latency_p99 1.2/0.5 =
+    2.40 ignored: the step to 16 did not lower it (latency-floor)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from scaler.config.queries import SIGNAL_NAMES, SIGNAL_UNITS
 from scaler.engine.evaluation import Evaluation
 from scaler.policy import REASONS
+from scaler.policy.guard import FLOOR, HELPED, TRIAL
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,22 @@ def why(ev: Evaluation, i: int) -> str:
     pressure = float(d.pressure[i])
     up_limit = 1.0 + float(p.tolerance[i])
     sdu = float(p.scale_down_utilization[i])
-    if math.isnan(pressure):
+    latency = _latency(ev, i)
+    if math.isnan(pressure) and not latency:
         text = f"no signal with a target has data ({_targets(ev, i)}) → {reason} at {want}"
         return text + _activity(ev, i)
-    head = _dominant(ev, i)
-    if reason == "panic":
+    head = _dominant(ev, i) or "no utilization signal has data"
+    spec = float(ev.frame.column("spec_replicas")[i])
+    if reason == "starting":
+        text = (f"{_n(spec) - c} pods starting (spec {_n(spec)} > ready {c}) → desired held at "
+                f"{want} until they are ready; {head}")
+    elif reason == "latency-floor":
+        text = f"{head} → hold {want}"
+    elif reason == "scale-up" and r > c and _latency_asked(ev, i):
+        text = f"{head}; latency asks one step → scale-up {c}→{want}"
+    elif math.isnan(pressure):
+        text = f"no utilization signal has data → {reason} at {want}"
+    elif reason == "panic":
         text = f"{head} ≥ panic {float(p.panic_threshold[i]):.2f} → panic {c}→{want}"
     elif reason == "scale-up":
         text = f"{head} > {up_limit:.2f} → scale-up {c}→{want}"
@@ -72,13 +86,44 @@ def why(ev: Evaluation, i: int) -> str:
     else:
         text = (f"{head} within ({sdu / 2:.2f}, {up_limit:.2f}] → hold {want}"
                 if pressure > sdu / 2 else f"{head} → hold {want}")
-    return text + _activity(ev, i)
+    return text + (f"; {latency}" if latency else "") + _activity(ev, i)
 
 
-def _dominant(ev: Evaluation, i: int) -> str:
-    """`signal value/target = ratio` of the signal giving the pressure."""
+def _latency(ev: Evaluation, i: int) -> str:
+    """What the latency guard did with the latency signals of ISVC `i` ("" if none)."""
+    p_lat = float(ev.decision.latency_pressure[i])
+    if math.isnan(p_lat):
+        return ""
+    guard = ev.state.guard
+    assert guard is not None
+    phase, goal = int(guard.phase[i]), int(guard.goal[i])
+    head = _dominant(ev, i, kind="latency")
+    above = p_lat > 1.0 + float(ev.params.tolerance[i])
+    if phase == FLOOR:
+        return (f"{head} ignored: a step did not lower it (latency-floor)" if above
+                else f"{head} (latency-floor until it stays under target)")
+    if phase == TRIAL:
+        return f"{head}: asked one step to {goal}, waiting for its pods to be ready and observed"
+    if phase == HELPED:
+        return f"{head}: the step to {goal} lowered it, held while the load stays"
+    if above:
+        sustain = int(ev.params.sustain_ticks[i]) * ev.params.interval_s
+        limit = 1.0 + float(ev.params.tolerance[i])
+        return f"{head} > {limit:.2f}: asks one step after {sustain:g}s"
+    return f"{head} under target"
+
+
+def _latency_asked(ev: Evaluation, i: int) -> bool:
+    guard = ev.state.guard
+    return guard is not None and int(guard.phase[i]) in (TRIAL, HELPED)
+
+
+def _dominant(ev: Evaluation, i: int, kind: str = "utilization") -> str:
+    """`signal value/target = ratio` of the signal of `kind` giving the (latency) pressure."""
     best, best_ratio = "", -math.inf
     for k, name in enumerate(ev.params.signals):
+        if ev.params.kinds[k] != kind:
+            continue
         target = float(ev.params.targets[i, k])
         value = float(ev.frame.column(name)[i])
         if math.isfinite(value) and value >= 0 and target > 0 and value / target > best_ratio:
@@ -119,10 +164,11 @@ def _fmt(x: float) -> str:
 
 def table(rs: Sequence[Row]) -> str:
     """Aligned text table with units in the headers, then one `why` line per ISVC."""
-    head = ["ISVC", "POLICY", *(_header(s) for s in SIGNAL_NAMES), "PRESSURE", "CURRENT",
+    names = list(rs[0].signals) if rs else list(SIGNAL_NAMES)
+    head = ["ISVC", "POLICY", *(_header(s) for s in names), "PRESSURE", "CURRENT",
             "DESIRED", "REASON", "ACTIVE"]
     body = [[f"{r.key[0]}/{r.key[1]}", r.policy, *(_fmt(r.signals.get(s, math.nan))
-                                                   for s in SIGNAL_NAMES),
+                                                   for s in names),
              _fmt(r.pressure), _fmt(r.current), str(r.desired), r.reason,
              "yes" if r.active else "no"] for r in rs]
     widths = [max(len(row[j]) for row in [head, *body]) for j in range(len(head))]

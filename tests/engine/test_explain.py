@@ -37,7 +37,9 @@ def explain_ticks(*ticks: Values) -> dict[str, str]:
 def test_why_lines_for_every_reason() -> None:
     first = {
         k("up"): {"kv_cache": 0.93, "replicas": 2, "requests": 1},
-        k("panic"): {"kv_cache": 0.9, "latency_p99": 1.5, "replicas": 2, "requests": 1},
+        k("panic"): {"kv_cache": 1.8, "latency_p99": 1.5, "replicas": 2, "requests": 1},
+        k("starting"): {"kv_cache": 0.5, "replicas": 2, "spec_replicas": 8, "requests": 1},
+        k("slow"): {"kv_cache": 0.5, "latency_p99": 0.9, "replicas": 4, "requests": 1},
         k("hold"): {"kv_cache": 0.6, "replicas": 4, "requests": 1},
         k("nodata"): {"replicas": 3, "requests": 0},
         k("max"): {"kv_cache": 1.2, "replicas": 16, "requests": 1},
@@ -46,7 +48,12 @@ def test_why_lines_for_every_reason() -> None:
     later = {**first, k("down"): {"kv_cache": 0.1, "replicas": 8, "requests": 1}}
     why = explain_ticks(first)
     assert why["up"] == "kv_cache 0.93/0.8 = 1.16 > 1.10 → scale-up 2→4"
-    assert why["panic"] == "latency_p99 1.5/0.5 = 3.00 ≥ panic 2.00 → panic 2→8"
+    assert why["panic"] == ("kv_cache 1.8/0.8 = 2.25 ≥ panic 2.00 → panic 2→8; latency_p99 "
+                            "1.5/0.5 = 3.00 > 1.10: asks one step after 60s")
+    assert why["starting"] == ("6 pods starting (spec 8 > ready 2) → desired held at 8 until "
+                               "they are ready; kv_cache 0.5/0.8 = 0.62")
+    assert why["slow"] == ("kv_cache 0.5/0.8 = 0.62 within (0.35, 1.10] → hold 4; latency_p99 "
+                           "0.9/0.5 = 1.80 > 1.10: asks one step after 60s")
     assert why["hold"] == "kv_cache 0.6/0.8 = 0.75 within (0.35, 1.10] → hold 4"
     assert why["nodata"] == ("no signal with a target has data (latency_p99 -, kv_cache -) → "
                              "no-data at 3; inactive (requests 0 ≤ 0 req/s)")
@@ -65,11 +72,12 @@ def test_table_is_aligned_with_units() -> None:
     assert e.last is not None
     text = table(rows(e.last))
     header, line, _, why = text.splitlines()
-    assert header.split() == ["ISVC", "POLICY", "LATENCY_P99(s)", "KV_CACHE", "CPU", "REPLICAS",
-                              "REQUESTS(req/s)", "PRESSURE", "CURRENT", "DESIRED", "REASON",
-                              "ACTIVE"]
-    assert line.split() == ["prod/a", "default", "0.25", "0.93", "-", "2", "6", "1.16", "2",
-                            "4", "scale-up", "yes"]
+    assert header.split() == ["ISVC", "POLICY", "LATENCY_P99(s)", "KV_CACHE", "CPU",
+                              "INFLIGHT(req)", "PROMPT_THROUGHPUT(tok/s)", "REPLICAS",
+                              "SPEC_REPLICAS", "REQUESTS(req/s)", "PRESSURE", "CURRENT",
+                              "DESIRED", "REASON", "ACTIVE"]
+    assert line.split() == ["prod/a", "default", "0.25", "0.93", "-", "-", "-", "2", "-", "6",
+                            "1.16", "2", "4", "scale-up", "yes"]
     assert header.index("KV_CACHE") == line.index("0.93")
     assert why.startswith("prod/a: kv_cache 0.93/0.8 = 1.16")
 

@@ -87,7 +87,8 @@ def test_summary_per_isvc_and_overall(
         "first_time_s": 0.0}
     assert m["mean_desired"] == pytest.approx(13 / 6)
     assert m["reasons"] == {"clamped-max": 0, "clamped-min": 0, "panic": 0, "scale-up": 2,
-                            "scale-down": 1, "no-data": 0, "stabilizing": 1, "hold": 2}
+                            "scale-down": 1, "no-data": 0, "stabilizing": 1, "hold": 2,
+                            "starting": 0, "latency-floor": 0}
     quiet = summary["isvcs"]["b/quiet"]
     assert (quiet["ticks"], quiet["replica_seconds"], quiet["reasons"]["no-data"]) == (5, 75.0, 2)
     overall = summary["overall"]

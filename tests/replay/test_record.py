@@ -91,7 +91,9 @@ async def test_recorded_file_loads_back(tmp_path: Path, name: str) -> None:
     if name.endswith(".csv"):
         lines = path.read_text(encoding="utf-8").splitlines()
         assert lines[0] == ",".join(RECORD_COLUMNS)
-        assert lines[4:6] == ["45,a,m,,0.045,,2,", "45,b,n,,0.5,,,"]
+        # columns: latency_p99, kv_cache, cpu, inflight, prompt_throughput, replicas,
+        # spec_replicas, requests
+        assert lines[4:6] == ["45,a,m,,0.045,,,,2,,", "45,b,n,,0.5,,,,,,"]
     else:
         assert pq.read_schema(path).names == list(RECORD_COLUMNS)
     table = load_signals(path)
