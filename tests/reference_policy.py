@@ -13,9 +13,10 @@ v2 restated (scaler/policy/guard.py has the worked examples):
 * Latency guard: idle → (sustained P_l > 1 + tol, nothing starting, utilization not scaling
   up, a step left below max) trial at the next power of two above c → after the goal's pods
   are ready for the observe window: helped (met target or improved by min_improvement) or
-  floor; trial without ready pods for startup + observe → floor. helped holds the goal until
-  the load falls to scale_down_utilization × the load at the ask; floor holds nothing and
-  re-arms after a down window at or under target or when P_l > 2 × its floor value.
+  floor; trial without ready pods for startup + observe (+ the latency at the ask) → floor.
+  helped holds the goal until the demand falls to scale_down_utilization × the demand at the
+  ask or P_l ≤ scale_down_utilization; floor holds nothing and re-arms after a sustain window
+  at or under target.
 * r = max(utilization's r, the goal while trial/helped, c while P_l > 1 + tol outside floor);
   desired = clip(max(v1's held/panic value, sp while starting), min, max).
 """
@@ -297,8 +298,7 @@ class RefGuard:
         elif self.phase == FLOOR:
             ok = latency is not None and latency <= 1.0
             self.count = min(self.count + 1, 65535) if ok else 0
-            if self.count >= p.ticks(p.scale_down_window_s) or (
-                    latency is not None and latency > 2.0 * self.ref):
+            if self.count >= p.ticks(p.latency_sustain_window_s):
                 self._idle()
         hold = self.goal if self.phase in (TRIAL, HELPED) else 0.0
         block = c if high and self.phase != FLOOR else 0.0

@@ -25,8 +25,8 @@ Latency guard (property 3), one state machine per ISVC; P_l = max latency signal
           or P_l ≤ scale_down_utilization (a drained backlog no longer needs the step);
           sustained P_l > 1 + tolerance asks the next step (→ trial).
   floor   no asks, nothing held: replicas follow utilization (the down window's hysteresis
-          still applies). Back to idle after a down window with P_l ≤ 1, or at once if P_l
-          exceeds twice the latency seen at the floor (a new regime).
+          still applies). Back to idle once P_l ≤ 1 for a sustain window: a floor above the
+          target (long prompts) never asks again, a passing one (a burst) does.
 A latency above target never causes a scale-down and blocks one except in `floor`.
 Example: c = 4, P_l = 1.8 for 60 s → ask 8 (trial); 8 ready for 60 s, P_l = 1.7 > 0.8 × 1.8
 → floor: r falls back to utilization's 4, applied once the down window no longer holds 8.
@@ -49,7 +49,7 @@ class GuardState:
     """Per-ISVC v2 state, (n,) arrays; all zero for an ISVC the guard does not concern.
 
     phase uint8 (IDLE…HELPED); count uint16 (idle/helped: ticks of sustained high latency;
-    trial: ticks since the ask; floor: ticks with latency ≤ target); seen uint16 (trial:
+    trial: ticks since the ask; floor: ticks with latency ≤ target in a row); seen uint16 (trial:
     ticks ready at goal); goal uint16 (replicas asked); start uint16 (ticks with pods
     starting); ref float32 (P_l at the ask; in floor, P_l seen at the floor); load float32
     (c·P_u at the ask, NaN if unknown). 17 bytes per ISVC.
@@ -117,7 +117,6 @@ class GuardInputs:
     sustain_ticks: np.ndarray
     observe_ticks: np.ndarray
     startup_ticks: np.ndarray
-    down_ticks: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -178,16 +177,16 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         age = np.where(trial, count + 1, 0)
         backlog = np.ceil(np.nan_to_num(ref * g.latency_target_s, nan=0.0, posinf=0.0)
                           / g.interval_s - 1e-9)
-        judged = trial & (seen >= g.observe_ticks + backlog) & np.isfinite(g.p_lat)
+        judged = trial & (seen >= g.observe_ticks + backlog) & ~np.isnan(g.p_lat)
         improved = (g.p_lat <= g.up_threshold) | (g.p_lat <= (1.0 - g.min_improvement) * ref)
         timed_out = trial & ~judged & (age > g.startup_ticks + g.observe_ticks + backlog)
         to_floor = (judged & ~improved) | timed_out
         to_helped = judged & improved
 
-        # floor: re-arm after a down window at or under target, or on a new regime.
+        # floor: re-arm once latency stayed at or under target for a sustain window.
         floor = phase == FLOOR
         fcount = np.where(floor, np.where(ok, count + 1, 0), 0)
-        rearm = floor & ((fcount >= g.down_ticks) | (g.p_lat > 2.0 * ref))
+        rearm = floor & (fcount >= g.sustain_ticks)
 
         new_phase = phase.copy()
         new_phase[ask] = TRIAL
