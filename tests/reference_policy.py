@@ -190,16 +190,20 @@ class RefIsvc:
         sp = float(math.ceil(spec)) if math.isfinite(spec) else c
         sp = max(sp, c)
         g = self.guard
-        g.start = min(g.start + 1, 65535) if sp > c else 0
+        if sp > c and (g.start == 0 or sp > g.spec_at):
+            g.start, g.spec_at = 1, min(sp, 65535)
+        elif sp > c:
+            g.start = min(g.start + 1, 65535)
+        else:
+            g.start, g.spec_at = 0, 0
         starting = sp > c and g.start <= p.ticks(p.startup_timeout_s)
         supply = sp if starting else c
         above = pressure is not None and pressure > 1 + p.tolerance
         outgrown = above and pressure is not None and c * pressure > sp * (1 + p.tolerance)
         r_u = (max(up, sp) if outgrown else sp) if starting else r_v1
-        demand = requests if present(requests) else (
-            None if pressure is None else c * pressure)
         r = g.step(p, c=c, r_u=r_u, supply=supply, starting=starting, raw_starting=sp > c,
-                   latency=latency, load=demand)
+                   latency=latency, demand=requests if present(requests) else None,
+                   replica_load=None if pressure is None else c * pressure)
         self.history.append(r)
 
         low = min(self.window(ticks(p.scale_up_window_s, p.interval_s)))
@@ -258,11 +262,13 @@ class RefGuard:
     seen: int = 0
     goal: float = 0.0
     start: int = 0
+    spec_at: float = 0
     ref: float = 0.0
-    load: float | None = None
+    load: float | None = None  # request rate at the ask, or −c·P_u without one
 
     def step(self, p: RefParams, *, c: float, r_u: float, supply: float, starting: bool,
-             raw_starting: bool, latency: float | None, load: float | None) -> float:
+             raw_starting: bool, latency: float | None, demand: float | None,
+             replica_load: float | None) -> float:
         """Advance one tick; returns the recommendation r."""
         thr = 1 + p.tolerance
         high = latency is not None and latency > thr
@@ -273,9 +279,15 @@ class RefGuard:
             if self.count >= p.ticks(p.latency_sustain_window_s) and quiet and nxt > c:
                 self.phase, self.count, self.seen = TRIAL, 0, 0
                 self.goal, self.ref = float(nxt), f32(latency or 0.0)
-                self.load = None if load is None else f32(load)
-            elif self.phase == HELPED and self._released(p, latency, load):
-                self._idle()
+                at_ask = demand if demand is not None else (
+                    None if replica_load is None else -replica_load)
+                self.load = None if at_ask is None else f32(at_ask)
+            elif self.phase == HELPED:
+                comfortable = latency is not None and latency <= p.scale_down_utilization / 2
+                self.seen = min(self.seen + 1, 65535) if comfortable else 0
+                if self.seen >= p.ticks(p.scale_down_window_s) or self._fell(
+                        p, demand, replica_load):
+                    self._idle()
         elif self.phase == TRIAL:
             self.count = min(self.count + 1, 65535)
             self.seen = min(self.seen + 1, 65535) if c >= self.goal and not raw_starting else 0
@@ -304,11 +316,13 @@ class RefGuard:
         block = c if high and self.phase != FLOOR else 0.0
         return max(r_u, hold, block)
 
-    def _released(self, p: RefParams, latency: float | None, load: float | None) -> bool:
-        if latency is not None and latency <= p.scale_down_utilization:
-            return True
-        return (self.load is not None and math.isfinite(self.load) and load is not None
-                and math.isfinite(load) and load <= p.scale_down_utilization * self.load)
+    def _fell(self, p: RefParams, demand: float | None, replica_load: float | None) -> bool:
+        if self.load is None or math.isnan(self.load):
+            return False
+        if self.load >= 0:
+            return demand is not None and demand <= p.scale_down_utilization * self.load
+        return (replica_load is not None and math.isfinite(replica_load)
+                and replica_load <= -p.scale_down_utilization * self.load)
 
     def _idle(self) -> None:
         self.phase, self.count, self.seen, self.goal, self.ref, self.load = \

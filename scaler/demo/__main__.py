@@ -28,13 +28,15 @@ from scaler.devtools.load import LoadPattern
 from scaler.devtools.prometheus import PrometheusProcess, free_port
 
 DEMO_ISVCS = [
-    # namespace, isvc, policy, base req/s, amplitude, period s, burst every s
-    ("team-a", "llama-3-8b", "default", 14.0, 0.6, 240.0, 0.0),
-    ("team-a", "mistral-7b", "default", 6.0, 0.3, 300.0, 150.0),
-    ("team-a", "qwen-coder", "default", 30.0, 0.7, 180.0, 0.0),
-    ("team-b", "llama-70b", "default", 20.0, 0.5, 360.0, 200.0),
-    ("team-b", "embedder", "batch", 10.0, 0.2, 600.0, 0.0),
-    ("team-b", "nightly-batch", "batch", 3.0, 0.9, 200.0, 0.0),
+    # namespace, isvc, policy, base req/s, amplitude, period s, burst every s, TTFT floor s
+    ("team-a", "llama-3-8b", "default", 14.0, 0.6, 240.0, 0.0, 0.0),
+    ("team-a", "mistral-7b", "default", 6.0, 0.3, 300.0, 150.0, 0.0),
+    # long prompts: TTFT ≥ 0.9 s whatever the replicas, above the 0.5 s target. The latency
+    # guard asks one step, sees it did not help and settles (reason latency-floor).
+    ("team-a", "qwen-coder", "default", 30.0, 0.7, 180.0, 0.0, 0.9),
+    ("team-b", "llama-70b", "default", 20.0, 0.5, 360.0, 200.0, 0.0),
+    ("team-b", "embedder", "batch", 10.0, 0.2, 600.0, 0.0, 0.0),
+    ("team-b", "nightly-batch", "batch", 3.0, 0.9, 200.0, 0.0, 0.0),
 ]
 
 
@@ -42,9 +44,10 @@ def build_fleet() -> tuple[Fleet, list[ScaledObject]]:
     """The demo ISVCs, one pod each to start, and their ScaledObjects."""
     fleet = Fleet()
     objects = []
-    for ns, name, policy, base, amp, period, burst in DEMO_ISVCS:
+    for ns, name, policy, base, amp, period, burst, floor in DEMO_ISVCS:
         pattern = LoadPattern(base_rate=base, amplitude=amp, period_s=period,
-                              burst_every_s=burst, burst_s=40.0, capacity_per_pod=8.0)
+                              burst_every_s=burst, burst_s=40.0, capacity_per_pod=8.0,
+                              ttft_floor_s=floor)
         fleet.add(ns, name, pattern=pattern, pods=1)
         objects.append(ScaledObject(name=f"{name}-predictor", namespace=ns,
                                     metadata={"isvc": name, "policy": policy}))

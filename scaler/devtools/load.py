@@ -48,8 +48,10 @@ class LoadPattern:
     during a burst (`burst_s` long, every `burst_every_s`, offset by `phase`); 0 disables.
 
     `drive` turns demand and pods into signals through utilisation u = demand / (pods ·
-    capacity): kv_cache = min(0.99, 0.85 u), cpu = 0.05 + 0.6 u, TTFT P99 =
+    capacity): kv_cache = min(0.99, 0.85 u), cpu = 0.05 + 0.6 u, TTFT P99 = ttft_floor +
     ttft_base · (1 + 3 min(u, 3)²), served rate = min(demand, 1.2 · pods · capacity).
+    `ttft_floor_s` is the part of the latency no replica count removes (the prefill of long
+    prompts): with a floor above the latency target, more pods cannot meet it.
     Example: base 10, capacity 8, 1 pod, no wave → u = 1.25, kv 0.99, TTFT ×5.7.
     """
 
@@ -62,6 +64,7 @@ class LoadPattern:
     burst_factor: float = 3.0
     capacity_per_pod: float = 8.0
     ttft_base_s: float = 0.08
+    ttft_floor_s: float = 0.0
 
     def demand(self, t_s: float) -> float:
         """Requests per second wanted at Unix time `t_s` (≥ 0)."""
@@ -77,13 +80,13 @@ class LoadPattern:
         """IsvcDrive fields (kv_cache, cpu_ratio, ttft_p99_s, request_rate) at `t_s`."""
         demand = self.demand(t_s)
         if pods <= 0:
-            return {"kv_cache": 0.0, "cpu_ratio": 0.0, "ttft_p99_s": self.ttft_base_s,
-                    "request_rate": 0.0}
+            return {"kv_cache": 0.0, "cpu_ratio": 0.0,
+                    "ttft_p99_s": self.ttft_floor_s + self.ttft_base_s, "request_rate": 0.0}
         u = demand / (pods * self.capacity_per_pod)
         return {
             "kv_cache": min(0.99, 0.85 * u),
             "cpu_ratio": 0.05 + 0.6 * u,
-            "ttft_p99_s": self.ttft_base_s * (1.0 + 3.0 * min(u, 3.0) ** 2),
+            "ttft_p99_s": self.ttft_floor_s + self.ttft_base_s * (1.0 + 3.0 * min(u, 3.0) ** 2),
             "request_rate": min(demand, 1.2 * pods * self.capacity_per_pod),
         }
 

@@ -5,9 +5,10 @@ latency signal above target, or guard state left from earlier ticks — so an IS
 utilization signals and nothing starting takes v1's path, bit for bit (property 1).
 
 In-flight pods (property 4). `sp` = spec replicas (NaN → ready). While pods start
-(sp > c, for at most `startup_timeout`): r = max(up, sp) if the load c·P_u exceeds the pods
-in flight by more than the tolerance (c·P_u > sp·(1 + tolerance)), else sp — starting pods
-count as supply, so the same pressure never asks twice — and desired ≥ sp.
+(sp > c, for at most `startup_timeout` since spec last rose): r = max(up, sp) if the load
+c·P_u exceeds the pods in flight by more than the tolerance (c·P_u > sp·(1 + tolerance)),
+else sp — starting pods count as supply, so the same pressure never asks twice — and
+desired ≥ sp.
 Example: c = 2 ready, sp = 8, P_u = 3 (load of 6 replicas) → r = 8, no second step;
 P_u = 5 (load 10 > 8.8) → up = pow2ceil(10) = 16 → r = 16 (the load outgrew the pods in
 flight).
@@ -21,9 +22,10 @@ Latency guard (property 3), one state machine per ISVC; P_l = max latency signal
           after the new pods were ready, not while a backlog drained), judge:
           P_l ≤ 1 + tolerance or P_l ≤ (1 − latency_min_improvement)·P_l(ask) → helped,
           else → floor (reason `latency-floor`). Pods never ready in time → floor.
-  helped  hold goal until the demand falls to scale_down_utilization × the demand at the ask,
-          or P_l ≤ scale_down_utilization (a drained backlog no longer needs the step);
-          sustained P_l > 1 + tolerance asks the next step (→ trial).
+  helped  hold goal until the demand falls to scale_down_utilization × the demand at the ask
+          (request rate, else c·P_u), or P_l ≤ scale_down_utilization / 2 — the band's lower
+          edge, far below what the step was for — for a down window (a drained backlog no
+          longer needs it); sustained P_l > 1 + tolerance asks the next step (→ trial).
   floor   no asks, nothing held: replicas follow utilization (the down window's hysteresis
           still applies). Back to idle once P_l ≤ 1 for a sustain window: a floor above the
           target (long prompts) never asks again, a passing one (a burst) does.
@@ -49,10 +51,12 @@ class GuardState:
     """Per-ISVC v2 state, (n,) arrays; all zero for an ISVC the guard does not concern.
 
     phase uint8 (IDLE…HELPED); count uint16 (idle/helped: ticks of sustained high latency;
-    trial: ticks since the ask; floor: ticks with latency ≤ target in a row); seen uint16 (trial:
-    ticks ready at goal); goal uint16 (replicas asked); start uint16 (ticks with pods
-    starting); ref float32 (P_l at the ask; in floor, P_l seen at the floor); load float32
-    (c·P_u at the ask, NaN if unknown). 17 bytes per ISVC.
+    trial: ticks since the ask; floor: ticks in a row with latency ≤ target); seen uint16
+    (trial: ticks ready at goal; helped: ticks in a row with latency comfortably under
+    target); goal uint16 (replicas asked); start uint16 (ticks since the latest rise of spec
+    above ready); spec_at uint16 (that spec); ref float32 (P_l at the ask; in floor, P_l
+    seen at the floor); load float32 (demand at the ask: the request rate, or −c·P_u when
+    there is none; NaN if neither). 19 bytes per ISVC.
     """
 
     phase: np.ndarray
@@ -60,17 +64,19 @@ class GuardState:
     seen: np.ndarray
     goal: np.ndarray
     start: np.ndarray
+    spec_at: np.ndarray
     ref: np.ndarray
     load: np.ndarray
 
-    FIELDS = ("phase", "count", "seen", "goal", "start", "ref", "load")
+    FIELDS = ("phase", "count", "seen", "goal", "start", "spec_at", "ref", "load")
 
     @classmethod
     def zeros(cls, n: int) -> GuardState:
         """State for n ISVCs the guard has never concerned."""
         return cls(phase=np.zeros(n, np.uint8), count=np.zeros(n, np.uint16),
                    seen=np.zeros(n, np.uint16), goal=np.zeros(n, np.uint16),
-                   start=np.zeros(n, np.uint16), ref=np.zeros(n, np.float32),
+                   start=np.zeros(n, np.uint16), spec_at=np.zeros(n, np.uint16),
+                   ref=np.zeros(n, np.float32),
                    load=np.full(n, np.nan, np.float32))
 
     def copy(self) -> GuardState:
@@ -117,6 +123,7 @@ class GuardInputs:
     sustain_ticks: np.ndarray
     observe_ticks: np.ndarray
     startup_ticks: np.ndarray
+    down_ticks: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -146,8 +153,11 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         spec = np.where(np.isfinite(g.spec), np.ceil(g.spec), g.c)
         sp = np.maximum(spec, g.c)
         raw_starting = sp > g.c
-        start = np.where(raw_starting, np.minimum(old.start[idx].astype(np.int64) + 1, U16_MAX),
-                         0)
+        old_start = old.start[idx].astype(np.int64)
+        old_at = old.spec_at[idx].astype(np.float64)
+        risen = raw_starting & ((old_start == 0) | (sp > old_at))
+        start = np.where(risen, 1, np.where(raw_starting, np.minimum(old_start + 1, U16_MAX), 0))
+        spec_at = np.where(risen, np.minimum(sp, U16_MAX), np.where(raw_starting, old_at, 0))
         starting = raw_starting & (start <= g.startup_ticks)
         supply = np.where(starting, sp, g.c)
         util_up = g.p_util > g.up_threshold
@@ -158,18 +168,23 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         quiet = ~starting & (r_u <= supply)
         nxt = np.minimum(next_pow2(g.c), g.max_replicas)
         demand_ok = np.isfinite(g.demand) & (g.demand >= 0)
-        load_now = np.where(demand_ok, g.demand, g.c * g.p_util)
+        replica_load = g.c * g.p_util
+        load_at_ask = np.where(demand_ok, g.demand, -replica_load)
 
         # idle / helped: sustained high latency asks the next step.
         asking_phase = (phase == IDLE) | (phase == HELPED)
         count = np.where(asking_phase, np.where(high & quiet, count + 1, 0), count)
         ask = asking_phase & (count >= g.sustain_ticks) & quiet & (nxt > g.c)
 
-        # helped: release once the load fell enough below the one that needed the step.
-        comfortable = g.p_lat <= g.scale_down_utilization
-        released = (phase == HELPED) & ~ask & (comfortable | (
-            np.isfinite(load) & np.isfinite(load_now)
-            & (load_now <= g.scale_down_utilization * load)))
+        # helped: release once the demand fell well below the one that needed the step (in
+        # the unit stored at the ask), or latency stayed comfortable for a down window.
+        helped = phase == HELPED
+        comfortable = g.p_lat <= g.scale_down_utilization / 2.0
+        calm = np.where(helped, np.where(comfortable, seen + 1, 0), 0)
+        fell = np.where(load >= 0, demand_ok & (g.demand <= g.scale_down_utilization * load),
+                        np.isfinite(replica_load)
+                        & (replica_load <= -g.scale_down_utilization * load))
+        released = helped & ~ask & ((calm >= g.down_ticks) | fell)
 
         # trial: wait for the goal's pods to be ready and observed, then judge.
         trial = phase == TRIAL
@@ -199,12 +214,13 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         new_count = np.where(ask | released | to_floor | to_helped | rearm, 0, new_count)
         new_goal = np.where(ask, nxt, goal)
         new_ref = np.where(ask, g.p_lat, np.where(to_floor, g.p_lat, ref))
-        new_load = np.where(ask, load_now, load)
+        new_load = np.where(ask, load_at_ask, load)
         idle_now = new_phase == IDLE
         new_goal = np.where(idle_now, 0.0, new_goal)
         new_ref = np.where(idle_now, 0.0, new_ref)
         new_load = np.where(idle_now, np.nan, new_load)
-        new_seen = np.where(new_phase == TRIAL, np.where(ask, 0, seen), 0)
+        new_seen = np.where(new_phase == TRIAL, np.where(ask, 0, seen),
+                            np.where(new_phase == HELPED, np.where(to_helped, 0, calm), 0))
 
         holding = (new_phase == TRIAL) | (new_phase == HELPED)
         hold = np.where(holding, new_goal, 0.0)
@@ -217,6 +233,7 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         new.seen[idx] = np.minimum(new_seen, U16_MAX)
         new.goal[idx] = np.minimum(new_goal, U16_MAX)
         new.start[idx] = start
+        new.spec_at[idx] = spec_at
         new.ref[idx] = new_ref  # float32: overflow saturates at inf
         new.load[idx] = new_load
     return GuardResult(r=r, floor=floor_out, phase=new_phase, starting=starting)

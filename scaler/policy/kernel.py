@@ -263,7 +263,7 @@ class _Chunk:
             min_improvement=params.latency_min_improvement[gl],
             max_replicas=self.p["max_replicas_f"][idx],
             sustain_ticks=params.sustain_ticks[gl], observe_ticks=params.observe_ticks[gl],
-            startup_ticks=params.startup_ticks[gl])
+            startup_ticks=params.startup_ticks[gl], down_ticks=params.down_ticks[gl])
         res = guard.apply(g, holder.old, holder.writable(), gl)
         b["r"][idx] = res.r
         self.special, self.floor, self.guard_result = idx, res.floor, res

@@ -24,8 +24,8 @@ class PolicyState:
     ring: (ring_ticks, n) uint16 recommendations (saturating at 65535), the most recent
     tick at row `head` (a persistent array: a step writes one row, older states stay
     readable and steppable); last_desired: (n,) uint16 previous desired, FRESH (65535)
-    before an ISVC's first step; guard: the v2 per-ISVC state (scaler.policy.guard, 17
-    bytes). Memory: 2 × (ring_ticks + 1) + 17 bytes per ISVC, e.g. 59 bytes for a 300 s down
+    before an ISVC's first step; guard: the v2 per-ISVC state (scaler.policy.guard, 19
+    bytes). Memory: 2 × (ring_ticks + 1) + 19 bytes per ISVC, e.g. 61 bytes for a 300 s down
     window at a 15 s interval.
     """
 

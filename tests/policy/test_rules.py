@@ -194,7 +194,7 @@ def test_decision_dtypes():
     assert decision.active.dtype == np.bool_
     assert decision.recommendation.dtype == np.int64
     assert decision.current.dtype == np.float64
-    assert state.nbytes == 3 * (2 * (20 + 1) + 17)
+    assert state.nbytes == 3 * (2 * (20 + 1) + 19)
 
 
 def test_no_isvcs():

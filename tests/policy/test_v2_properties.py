@@ -1,11 +1,15 @@
-"""Property tests of policy v2 (DESIGN §3, "v2 (Contract: properties)" 1–5), each property on
-its own, over random per-ISVC parameters and random ticks:
+"""Property tests of policy v2 (DESIGN §3, "v2 (Contract: properties)" 1–6), each property on
+its own, over random per-ISVC parameters and random ticks (the v2 oracle equality lives in
+test_properties.py):
 
 1. utilization signals only, nothing starting → every Decision field equals the v1 oracle;
 2. a recommendation that moves replicas is a power of two (before the min/max clamp);
 3. latency never lowers replicas, and asks one power of two at a time, after observation;
 4. while pods start (within startup_timeout) desired ≥ min(spec, max_replicas);
-5. a scale-down leaves every utilization signal ≤ target × scale_down_utilization.
+5. a scale-down leaves every utilization signal ≤ target × scale_down_utilization, and
+   happens neither on missing data nor while pods start nor while latency is above target
+   (outside the guard's floor);
+6. reasons, old and new, mean what they say.
 """
 
 from __future__ import annotations
@@ -168,7 +172,7 @@ def test_utilization_only_nothing_starting_is_v1(data: st.DataObject):
     chunk = data.draw(st.sampled_from([1, 2, 3, _policy_kernel.CHUNK]), label="chunk")
     with mock.patch.object(_policy_kernel, "CHUNK", chunk):
         for t in range(data.draw(st.integers(1, 25), label="ticks")):
-            tick = data.draw(tick_strategy(params, spec="none-starting"))
+            tick = data.draw(tick_strategy(params, spec="none-starting", scaled=True))
             decision, state = do_step(state, params, tick)
             expected = v1.as_arrays(oracle.step(tick["signals"], tick["current"],
                                                 tick["requests"]))
@@ -188,7 +192,7 @@ def test_moving_recommendation_is_power_of_two(data: st.DataObject):
     params = data.draw(v2_params())
     state = PolicyState.empty(params)
     for t in range(data.draw(st.integers(1, 30), label="ticks")):
-        tick = data.draw(tick_strategy(params))
+        tick = data.draw(tick_strategy(params, scaled=True))
         decision, state = do_step(state, params, tick)
         r, c = decision.recommendation, decision.current
         moving = (r != c) & (r != in_flight(tick["spec"], c))
@@ -206,7 +210,7 @@ def test_latency_alone_never_scales_down(data: st.DataObject):
     params = data.draw(v2_params(kinds="latency"))
     state = PolicyState.empty(params)
     for t in range(data.draw(st.integers(1, 30), label="ticks")):
-        decision, state = do_step(state, params, data.draw(tick_strategy(params)))
+        decision, state = do_step(state, params, data.draw(tick_strategy(params, scaled=True)))
         c = decision.current
         assert np.isnan(decision.pressure).all()
         assert (decision.recommendation >= np.minimum(c, POW2_CAP)).all(), t
@@ -223,7 +227,7 @@ def test_latency_signals_never_lower_desired(data: st.DataObject):
                if k == "latency"]
     with_lat, without = PolicyState.empty(params), PolicyState.empty(params)
     for t in range(data.draw(st.integers(1, 30), label="ticks")):
-        tick = data.draw(tick_strategy(params, current=finite_current))
+        tick = data.draw(tick_strategy(params, current=finite_current, scaled=True))
         blind = {**tick, "signals": {k: np.full(params.n, NAN) if k in latency else v
                                      for k, v in tick["signals"].items()}}
         a, with_lat = do_step(with_lat, params, tick)
@@ -287,7 +291,7 @@ def test_starting_pods_hold_desired(data: st.DataObject):
     params = data.draw(v2_params())
     state, starting = PolicyState.empty(params), Starting(params)
     for t in range(data.draw(st.integers(1, 30), label="ticks")):
-        tick = data.draw(tick_strategy(params))
+        tick = data.draw(tick_strategy(params, scaled=True))
         decision, state = do_step(state, params, tick)
         sp = in_flight(tick["spec"], decision.current)
         held = starting.update(sp, decision.current)
@@ -322,3 +326,36 @@ def test_scale_down_only_when_the_smaller_fleet_absorbs_the_load(data: st.DataOb
         assert state.guard is not None
         blocked = (decision.latency_pressure > params.up_threshold) & (state.guard.phase != FLOOR)
         assert not blocked[down].any(), t
+
+
+# --- Property 6 -------------------------------------------------------------------------------
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_reasons_keep_their_meaning(data: st.DataObject):
+    """v1's reasons mean what they meant (scale-up: desired > c, …); `starting`: pods in
+    flight lifted desired above c, to at most spec; `latency-floor`: the guard is in floor,
+    latency above target, desired = c."""
+    params = data.draw(v2_params())
+    state = PolicyState.empty(params)
+    for t in range(data.draw(st.integers(1, 30), label="ticks")):
+        tick = data.draw(tick_strategy(params, scaled=True))
+        decision, state = do_step(state, params, tick)
+        assert state.guard is not None
+        c, d = decision.current, decision.desired
+        sp = in_flight(tick["spec"], c)
+        reason = np.array(decision.reason_names())
+        same = d == c
+        expect = {
+            "scale-up": d > c,
+            "scale-down": d < c,
+            "hold": same,
+            "stabilizing": same,
+            "no-data": same & np.isnan(decision.pressure) & np.isnan(decision.latency_pressure),
+            "starting": (sp > c) & (d > c) & (d <= sp),
+            "latency-floor": same & (state.guard.phase == FLOOR)
+            & (decision.latency_pressure > params.up_threshold),
+        }
+        for name, ok in expect.items():
+            where = reason == name
+            assert ok[where].all(), (t, name, c[where], d[where])

@@ -11,6 +11,7 @@ previous desired (pods take as many ticks to become ready as the table says).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ class Ticks:
     reason: str
     phase: str
     kv: float = NAN
+    req: float = NAN  # request rate (req/s), the guard's demand; NaN = unknown
 
 
 class Isvc:
@@ -63,7 +65,7 @@ class Isvc:
         signals = {name: np.array([value]) for name, value in
                    (("cpu", row.cpu), ("kv_cache", row.kv), ("latency_p99", row.lat))}
         decision, self.state = step(self.state, self.params, signals, np.array([row.ready]),
-                                    spec=np.array([row.spec]))
+                                    spec=np.array([row.spec]), requests=np.array([row.req]))
         assert self.state.guard is not None
         out = (self.t, int(decision.desired[0]), REASONS[int(decision.reason[0])],
                PHASES[int(self.state.guard.phase[0])])
@@ -190,6 +192,11 @@ def observed(lat: float) -> list[Ticks]:
     return [Ticks(4, 8, 8, 0.25, lat, 8, HOLD, TRIAL)]
 
 
+def at_rate(req: float, rows: list[Ticks]) -> list[Ticks]:
+    """`rows` with a request rate of `req` req/s."""
+    return [dataclasses.replace(row, req=req) for row in rows]
+
+
 LATENCY: list[Case] = [
     # (a) improved (1.3 ≤ 0.8 × 1.8) but still above target: helped holds 8 and, after another
     # 60 s above target, asks the next step.
@@ -207,28 +214,43 @@ LATENCY: list[Case] = [
         Ticks(3, 8, 8, 0.15, 0.9, 8, STAB, IDLE),  # load 1.2 → released; r = 2, window holds 8
         Ticks(1, 8, 8, 0.15, 0.9, 2, DOWN, IDLE),
     ]),
+    # With a request rate, the demand is requests, not c · P_u: 50 req/s at the ask, held
+    # while above 0.7 × 50 = 35 even though utilization's load falls, released at 30 req/s.
+    ("helped-follows-the-request-rate", SHORT, [
+        *at_rate(50.0, [*ASK, *observed(0.9)]),
+        Ticks(1, 8, 8, 0.25, 0.9, 8, HOLD, HELPED, req=50.0),  # t10
+        Ticks(3, 8, 8, 0.15, 0.9, 8, HOLD, HELPED, req=40.0),  # c · P_u 1.2, but 40 req/s
+        Ticks(1, 8, 8, 0.15, 0.9, 8, STAB, IDLE, req=30.0),  # released
+    ]),
+    # A missing request-rate sample is not a fall of the demand: helped keeps holding 8.
+    ("helped-survives-a-missing-request-rate", SHORT, [
+        *at_rate(50.0, [*ASK, *observed(0.9)]),
+        Ticks(1, 8, 8, 0.25, 0.9, 8, HOLD, HELPED, req=50.0),  # t10
+        Ticks(1, 8, 8, 0.25, 0.9, 8, HOLD, HELPED, req=NAN),  # t11: one sample missing
+        Ticks(6, 8, 8, 0.25, 0.9, 8, HOLD, HELPED, req=50.0),  # t12–t17: demand unchanged
+    ]),
     # (b) no improvement (1.7 > 0.8 × 1.8): floor — no further asks, nothing held; replicas go
-    # back to utilization's 4 once the down window no longer holds 8, and stay there.
-    ("floor-then-latency-doubles", SHORT, [*ASK, *observed(1.7),
+    # back to utilization's 4 once the down window no longer holds 8, and stay there, even
+    # when latency doubles (a floor above target never asks again).
+    ("floor-no-further-asks", SHORT, [*ASK, *observed(1.7),
         Ticks(1, 8, 8, 0.25, 1.7, 8, LFLOOR, FLOOR),  # t10: judged; r = 4, window holds 8
         Ticks(2, 8, 8, 0.25, 1.7, 8, LFLOOR, FLOOR),  # t11–t12
         Ticks(1, 8, 8, 0.25, 1.7, 4, DOWN, FLOOR),  # t13: the down window has passed
         Ticks(12, 4, 4, 0.5, 1.7, 4, LFLOOR, FLOOR),  # no asks, no flap
-        Ticks(1, 4, 4, 0.5, 3.5, 4, HOLD, IDLE),  # 3.5 > 2 × 1.7: a new regime → re-armed
-        Ticks(3, 4, 4, 0.5, 3.5, 4, HOLD, IDLE),
-        Ticks(1, 4, 4, 0.5, 3.5, 8, UP, TRIAL),  # asks again after 60 s
+        Ticks(8, 4, 4, 0.5, 3.5, 4, LFLOOR, FLOOR),  # latency doubled: still no ask
     ]),
-    # (b') re-arm after a down window (4 ticks) at or under the target (≤ 1.0, not 1 + tol).
-    ("floor-rearms-after-down-window-at-target", SHORT, [*ASK, *observed(1.7),
-        Ticks(1, 8, 8, 0.25, 1.7, 8, LFLOOR, FLOOR),
-        Ticks(2, 8, 8, 0.25, 1.7, 8, LFLOOR, FLOOR),
-        Ticks(1, 8, 8, 0.25, 1.7, 4, DOWN, FLOOR),
+    # (b') a passing floor (a burst) re-arms once latency stays at or under the target (≤ 1.0,
+    # not 1 + tolerance) for a sustain window (4 ticks; the down window is 8 here).
+    ("floor-rearms-after-sustain-window-at-target", {**SHORT, "scale_down_window_s": 120}, [
+        *ASK, *observed(1.7),
+        Ticks(7, 8, 8, 0.25, 1.7, 8, LFLOOR, FLOOR),  # t10–t16: the 8-tick window holds 8
+        Ticks(1, 8, 8, 0.25, 1.7, 4, DOWN, FLOOR),  # t17
         Ticks(2, 4, 4, 0.5, 1.0, 4, HOLD, FLOOR),  # at target: counted
         Ticks(1, 4, 4, 0.5, 1.05, 4, HOLD, FLOOR),  # within tolerance, above target: restarts
         Ticks(3, 4, 4, 0.5, 1.0, 4, HOLD, FLOOR),
-        Ticks(1, 4, 4, 0.5, 1.0, 4, HOLD, IDLE),  # 4 ticks at target → idle
+        Ticks(1, 4, 4, 0.5, 1.0, 4, HOLD, IDLE),  # 4 ticks in a row at target → idle
         Ticks(3, 4, 4, 0.5, 1.8, 4, HOLD, IDLE),
-        Ticks(1, 4, 4, 0.5, 1.8, 8, UP, TRIAL),
+        Ticks(1, 4, 4, 0.5, 1.8, 8, UP, TRIAL),  # asks again after the sustain window
     ]),
     # The sustain window restarts when latency is not above target for a tick.
     ("sustain-restarts", SHORT, [
@@ -281,6 +303,34 @@ LATENCY: list[Case] = [
 def test_latency_guard(rows: list[Ticks], overrides: dict[str, Any]):
     actual, expected = run(rows, **overrides)
     assert actual == expected
+
+
+def closed_loop(latency_at: dict[int, float], ticks: int, *, load: float = 2.0,
+                start_ticks: int = 2, first: int = 4, **overrides: Any) -> list[int]:
+    """Desired per tick of one ISVC in a closed loop at a constant load (in replicas' worth of
+    cpu): spec = the previous desired, pods ready `start_ticks` later, latency a function of
+    the ready replicas (`latency_at[ready]`, × target)."""
+    isvc = Isvc(**overrides)
+    desired = [first] * start_ticks
+    for _ in range(ticks):
+        ready, spec = desired[-start_ticks], desired[-1]
+        row = Ticks(1, ready, spec, load / ready, latency_at[ready], 0, "", "")
+        desired.append(isvc.tick(row)[1])
+    return desired[start_ticks:]
+
+
+@pytest.mark.parametrize("latency_at_8", [
+    pytest.param(0.9, id="step-meets-target"),
+    pytest.param(0.6, id="step-lands-comfortably-under-target"),
+])
+def test_a_step_that_helps_is_kept_under_constant_load(latency_at_8: float):
+    """Defaults (sustain / observe 60 s, down window 300 s). Latency 1.8 × target at 4
+    replicas, `latency_at_8` at 8, load constant: one step 4 → 8 after the sustain window,
+    then 8 for good — however well the step works, releasing it only brings back the
+    latency that asked for it (4 → 8 → 4 → … would be a flap)."""
+    desired = closed_loop({4: 1.8, 8: latency_at_8}, 120)
+    assert desired[:3] == [4, 4, 4]
+    assert desired[3:] == [8] * 117
 
 
 # --- Property 3: latency never causes a scale-down, blocks one outside floor ------------------
