@@ -300,7 +300,13 @@ class RefGuard:
             judged = self.seen >= observe and latency is not None
             if judged:
                 assert latency is not None
-                improved = latency <= thr or latency <= (1 - p.latency_min_improvement) * self.ref
+                comparable = self.load is None or math.isnan(self.load) or (
+                    (demand is not None and demand >= p.scale_down_utilization * self.load)
+                    if self.load >= 0 else not (
+                        replica_load is not None
+                        and replica_load < -p.scale_down_utilization * self.load))
+                improved = comparable and (
+                    latency <= thr or latency <= (1 - p.latency_min_improvement) * self.ref)
                 self.phase, self.count, self.seen = (HELPED if improved else FLOOR), 0, 0
                 if not improved:
                     self.ref = f32(latency)
@@ -314,6 +320,11 @@ class RefGuard:
                 self._idle()
         hold = self.goal if self.phase in (TRIAL, HELPED) else 0.0
         block = c if high and self.phase != FLOOR else 0.0
+        if self.phase == FLOOR and high and not self._fell(p, demand, replica_load):
+            before = 1
+            while before * 2 <= self.goal - 1:
+                before *= 2
+            hold = float(before)
         return max(r_u, hold, block)
 
     def _fell(self, p: RefParams, demand: float | None, replica_load: float | None) -> bool:

@@ -19,16 +19,22 @@ Latency guard (property 3), one state machine per ISVC; P_l = max latency signal
           (≤ max_replicas), remember P_l and the demand (request rate, else c·P_u) → trial.
   trial   hold goal; once c ≥ goal with nothing starting for `latency_observe_window` plus
           the latency seen at the ask (so that every request in the latency window arrived
-          after the new pods were ready, not while a backlog drained), judge:
-          P_l ≤ 1 + tolerance or P_l ≤ (1 − latency_min_improvement)·P_l(ask) → helped,
-          else → floor (reason `latency-floor`). Pods never ready in time → floor.
+          after the new pods were ready, not while a backlog drained), judge at a comparable
+          load (demand still ≥ scale_down_utilization × the demand at the ask: a burst that
+          ended proves nothing): P_l ≤ 1 + tolerance or P_l ≤ (1 − latency_min_improvement)
+          · P_l(ask) → helped, else → floor (reason `latency-floor`). Pods never ready in time
+          → floor.
   helped  hold goal until the demand falls to scale_down_utilization × the demand at the ask
           (request rate, else c·P_u), or P_l ≤ scale_down_utilization / 2 — the band's lower
           edge, far below what the step was for — for a down window (a drained backlog no
           longer needs it); sustained P_l > 1 + tolerance asks the next step (→ trial).
-  floor   no asks, nothing held: replicas follow utilization (the down window's hysteresis
-          still applies). Back to idle once P_l ≤ 1 for a sustain window: a floor above the
-          target (long prompts) never asks again, a passing one (a burst) does.
+  floor   no asks; the step's replicas are released (after the down window's hysteresis)
+          but, while P_l > 1 + tolerance and the demand has not fallen below
+          scale_down_utilization × the demand at the ask, not those before it (the power of
+          two below the goal: 8 → 4, a goal clamped to max_replicas 60 → 32): a
+          floor says more replicas do not help, not that fewer would do. Back to idle once
+          P_l ≤ 1 for a sustain window: a floor above the target never asks again, a passing
+          one (a burst) may.
 A latency above target never causes a scale-down and blocks one except in `floor`.
 Example: c = 4, P_l = 1.8 for 60 s → ask 8 (trial); 8 ready for 60 s, P_l = 1.7 > 0.8 × 1.8
 → floor: r falls back to utilization's 4, applied once the down window no longer holds 8.
@@ -181,9 +187,10 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         helped = phase == HELPED
         comfortable = g.p_lat <= g.scale_down_utilization / 2.0
         calm = np.where(helped, np.where(comfortable, seen + 1, 0), 0)
-        fell = np.where(load >= 0, demand_ok & (g.demand <= g.scale_down_utilization * load),
+        fell = np.where(np.isnan(load), False, np.where(
+            load >= 0, demand_ok & (g.demand <= g.scale_down_utilization * load),
                         np.isfinite(replica_load)
-                        & (replica_load <= -g.scale_down_utilization * load))
+                        & (replica_load <= -g.scale_down_utilization * load)))
         released = helped & ~ask & ((calm >= g.down_ticks) | fell)
 
         # trial: wait for the goal's pods to be ready and observed, then judge.
@@ -193,7 +200,11 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         backlog = np.ceil(np.nan_to_num(ref * g.latency_target_s, nan=0.0, posinf=0.0)
                           / g.interval_s - 1e-9)
         judged = trial & (seen >= g.observe_ticks + backlog) & ~np.isnan(g.p_lat)
-        improved = (g.p_lat <= g.up_threshold) | (g.p_lat <= (1.0 - g.min_improvement) * ref)
+        held_load = np.where(load >= 0, demand_ok & (g.demand >= g.scale_down_utilization * load),
+                             ~(replica_load < -g.scale_down_utilization * load))
+        comparable = np.isnan(load) | held_load
+        improved = comparable & ((g.p_lat <= g.up_threshold)
+                                 | (g.p_lat <= (1.0 - g.min_improvement) * ref))
         timed_out = trial & ~judged & (age > g.startup_ticks + g.observe_ticks + backlog)
         to_floor = (judged & ~improved) | timed_out
         to_helped = judged & improved
@@ -225,7 +236,10 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         holding = (new_phase == TRIAL) | (new_phase == HELPED)
         hold = np.where(holding, new_goal, 0.0)
         block = high & (new_phase != FLOOR)
-        r = np.maximum(np.maximum(r_u, hold), np.where(block, g.c, 0.0))
+        # floor: the step did not help, but the replicas before it were needed at that load.
+        before = np.exp2(np.floor(np.log2(np.maximum(new_goal - 1.0, 1.0))))  # 8 → 4, 60 → 32
+        base = np.where((new_phase == FLOOR) & high & ~fell, before, 0.0)
+        r = np.maximum(np.maximum(r_u, np.maximum(hold, base)), np.where(block, g.c, 0.0))
         floor_out = np.where(starting, sp, 0.0)
 
         new.phase[idx] = new_phase
