@@ -1,0 +1,269 @@
+"""List-then-watch of one resource into an in-memory store, on its own thread.
+
+    list (paged, `limit`) → store replaced, resourceVersion R
+    watch from R (bookmarks on) → ADDED / MODIFIED / DELETED applied, R advanced, BOOKMARK
+                                  advances R; the server ends the watch after `timeoutSeconds`
+                                  → watch again from R (no list)
+    410 Gone (too old R, as a status or an ERROR event) → list again
+    any other error → out of sync, jittered exponential back-off (bounded), then list again
+
+`synced` is True from a successful list (or a watch re-opened from R) until the next error:
+readers use the store only while it is. The store keeps reduced records (scaler.kube.objects),
+so memory is O(objects). `stop()` ends the thread promptly by closing the open stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+
+from scaler.kube.objects import ObjectKey, key_of
+
+log = logging.getLogger(__name__)
+
+Lister = Callable[..., Any]
+"""A kubernetes-client list function with its path arguments bound (watch via `watch=True`)."""
+
+
+@dataclass
+class Backoff:
+    """Exponential back-off with jitter: the n-th delay is uniform in [½, 1] × min(cap,
+    base × 2ⁿ); `reset()` after a success."""
+
+    base_s: float = 0.5
+    cap_s: float = 30.0
+    rng: random.Random | None = None
+    failures: int = 0
+
+    def next_s(self) -> float:
+        """The delay before the next attempt (and count one more failure)."""
+        rng = self.rng or random
+        delay = min(self.cap_s, self.base_s * 2.0 ** min(self.failures, 30))
+        self.failures += 1
+        return delay * rng.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        """Back to the base delay."""
+        self.failures = 0
+
+
+@dataclass(frozen=True)
+class WatchTiming:
+    """Watch and request timeouts (s), page size and back-off of every reflector."""
+
+    watch_timeout_s: int = 300
+    connect_timeout_s: float = 5.0
+    read_slack_s: float = 30.0
+    page_size: int = 500
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+
+
+class Gone(Exception):
+    """The resourceVersion is too old (HTTP 410): list again."""
+
+
+class Reflector:
+    """Keeps `store` = {(namespace, name): reduce(object)} for one list/watch, in sync."""
+
+    def __init__(self, name: str, lister: Lister, reduce: Callable[[Mapping[str, Any]], Any],
+                 *, timing: WatchTiming | None = None,
+                 on_change: Callable[[], None] = lambda: None,
+                 on_event: Callable[[str, str], None] = lambda resource, what: None) -> None:
+        self.name = name
+        self._list = lister
+        self._reduce = reduce
+        self._timing = timing = timing or WatchTiming()
+        self._on_change = on_change
+        self._on_event = on_event
+        self._lock = threading.Lock()
+        self._store: dict[ObjectKey, Any] = {}
+        self.resource_version: str | None = None
+        self.synced = False
+        self.version = 0
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._response: Any = None
+        self._thread: threading.Thread | None = None
+        self._backoff = Backoff(timing.backoff_base_s, timing.backoff_cap_s)
+
+    def items(self) -> dict[ObjectKey, Any]:
+        """A copy of the store."""
+        with self._lock:
+            return dict(self._store)
+
+    def upsert(self, obj: Mapping[str, Any]) -> None:
+        """Apply an object the scaler just wrote (the watch event follows, idempotent)."""
+        self._apply("MODIFIED", obj)
+
+    def forget(self, key: ObjectKey) -> None:
+        """Drop an object the scaler just deleted (the watch event follows, idempotent)."""
+        self._apply("DELETED", {"metadata": {"namespace": key[0], "name": key[1]}})
+
+    def start(self) -> None:
+        """Run `run()` on a daemon thread."""
+        self._thread = threading.Thread(target=self.run, name=f"watch-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, join_s: float = 2.0) -> None:
+        """End the thread (closes the open watch stream)."""
+        self._stop.set()
+        response = self._response
+        if response is not None:
+            _shutdown(response)
+        if self._thread is not None:
+            self._thread.join(join_s)
+
+    def run(self) -> None:
+        """List and watch until `stop()`."""
+        while not self._stop.is_set():
+            try:
+                if self.resource_version is None:
+                    self.list_once()
+                self._watch_once()
+            except Gone:
+                self.resource_version = None
+                self._on_event(self.name, "relist")
+                log.info("kube: %s: resourceVersion too old (410 Gone); listing again", self.name)
+            except Exception as e:
+                if self._stop.is_set():
+                    return
+                self._failed(e)
+                self._stop.wait(self._backoff.next_s())
+
+    def list_once(self) -> None:
+        """One (paged) list: the store becomes exactly what the API holds."""
+        items: dict[ObjectKey, Any] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": self._timing.page_size}
+            if token:
+                kwargs["_continue"] = token
+            page = self._call(**kwargs)
+            for obj in page.get("items") or ():
+                value = self._reduce(obj)
+                if value is not None:
+                    items[key_of(obj)] = value
+            meta = page.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:
+                break
+        with self._lock:
+            self._store = items
+            self.resource_version = str(meta.get("resourceVersion") or "") or None
+            self.version += 1
+        self._synced()
+
+    def _watch_once(self) -> None:
+        timing = self._timing
+        response = self._list(
+            watch=True, resource_version=self.resource_version, allow_watch_bookmarks=True,
+            timeout_seconds=timing.watch_timeout_s, _preload_content=False,
+            _request_timeout=(timing.connect_timeout_s,
+                              timing.watch_timeout_s + timing.read_slack_s))
+        self._response = response
+        try:
+            self._synced()
+            for event in _events(response):
+                if self._stop.is_set():
+                    return
+                self._handle(event)
+        finally:
+            self._response = None
+            response.release_conn()
+
+    def _handle(self, event: Mapping[str, Any]) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone(obj.get("message", ""))
+            raise RuntimeError(f"watch error {obj.get('code')}: {obj.get('message')}")
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if kind == "BOOKMARK":
+            if rv:
+                self.resource_version = str(rv)
+            return
+        if kind in ("ADDED", "MODIFIED", "DELETED"):
+            self._apply(kind, obj)
+            if rv:
+                self.resource_version = str(rv)
+
+    def _apply(self, kind: str, obj: Mapping[str, Any]) -> None:
+        key = key_of(obj)
+        value = None if kind == "DELETED" else self._reduce(obj)
+        with self._lock:
+            if value is None:
+                if self._store.pop(key, None) is None:
+                    return
+            elif self._store.get(key) == value:
+                return
+            else:
+                self._store[key] = value
+            self.version += 1
+        self._on_change()
+
+    def _call(self, **kwargs: Any) -> dict[str, Any]:
+        timing = self._timing
+        try:
+            response = self._list(_preload_content=False, _request_timeout=(
+                timing.connect_timeout_s, timing.connect_timeout_s + timing.read_slack_s),
+                **kwargs)
+        except ApiException as e:
+            if e.status == 410:
+                raise Gone(str(e.reason)) from e
+            raise
+        try:
+            return json.loads(response.data)  # type: ignore[no-any-return]
+        finally:
+            response.release_conn()
+
+    def _synced(self) -> None:
+        self._backoff.reset()
+        if not self.synced:
+            self.synced = True
+            self.last_error = ""
+            log.info("kube: %s in sync (resourceVersion %s, %d objects)", self.name,
+                     self.resource_version, len(self._store))
+            self._on_event(self.name, "synced")
+            self._on_change()
+
+    def _failed(self, error: Exception) -> None:
+        text = _describe(error)
+        self._on_event(self.name, "error")
+        if self.synced or text != self.last_error:
+            log.warning("kube: %s: %s; serving from the last cache and Prometheus, retrying",
+                        self.name, text)
+        self.last_error = text
+        if self.synced:
+            self.synced = False
+            self._on_event(self.name, "unsynced")
+            self._on_change()
+
+
+def _events(response: Any) -> Iterator[dict[str, Any]]:
+    for line in iter_resp_lines(response):
+        if line:
+            yield json.loads(line)
+
+
+def _shutdown(response: Any) -> None:
+    """Unblock a thread reading `response` (urllib3 ≥ 2.3 has shutdown(); else close)."""
+    try:
+        shutdown = getattr(response, "shutdown", None)
+        (shutdown or response.close)()
+    except Exception:   # already closed
+        pass
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ApiException):
+        return f"HTTP {error.status} {error.reason}"
+    return f"{type(error).__name__}: {error}"[:300]
