@@ -65,6 +65,7 @@ def api_client(kubeconfig: str | None, *, user_agent: str = "isvc-scaler") -> cl
         config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     else:
         config.load_incluster_config(client_configuration=configuration)
+    configuration.retries = False   # the reflectors back off themselves (jittered, bounded)
     api = client.ApiClient(configuration)
     api.user_agent = user_agent
     return api

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,11 +50,11 @@ class Provisioner:
         """True while this replica may write."""
         return self.elector.is_leader
 
-    def step(self) -> Plan | None:
-        """One round: renew or acquire the Lease, plan, write if leading. None when the
-        caches are not in sync (nothing is planned from a partial view)."""
-        leader = self.elector.step()
-        self._metrics.leader.set(1 if leader else 0)
+    def step(self, *, elect: bool = True) -> Plan | None:
+        """One round: renew or acquire the Lease (if `elect`), plan, write if leading. None
+        when the caches are not in sync (nothing is planned from a partial view)."""
+        if elect:
+            self._metrics.leader.set(1 if self.elector.step() else 0)
         if not (self.cluster.synced("inferenceservices") and self.cluster.synced("scaledobjects")):
             return None
         result = plan(self.cluster.isvcs(), self.cluster.scaledobjects(), policy=self._policy,
@@ -79,16 +80,20 @@ class Provisioner:
         self._metrics.leader.set(0)
 
     def _run(self) -> None:
+        """Elect every retry period; plan then and whenever a cache changes (batched: at
+        most one round per 50 ms)."""
         period = self.elector.timing.retry_period_s
-        version = -1
+        version, elected_s = -1, -period
         while not self._stop.is_set():
+            now = time.monotonic()
+            elect = now - elected_s >= period
+            elected_s = now if elect else elected_s
             try:
-                self.step()
+                self.step(elect=elect)
             except Exception:
                 log.exception("kube: ScaledObject round failed")
-            # the next round at the retry period, or sooner when the caches change
-            version = self.cluster.wait_changed(version, period)
-            self._stop.wait(min(period, 0.05))
+            version = self.cluster.wait_changed(version, max(0.0, elected_s + period - now))
+            self._stop.wait(0.05)
 
     def _write(self, action: Action) -> None:
         group, version, plural = SCALEDOBJECTS
