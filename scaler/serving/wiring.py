@@ -36,6 +36,7 @@ from scaler.serving.external_scaler import (
 )
 from scaler.serving.http import HttpApp, HttpServer
 from scaler.serving.reload import ConfigWatcher, apply_reload_metrics
+from scaler.signals.frames import SignalSource
 
 if TYPE_CHECKING:   # imported when used: a scaler without --kubernetes never loads the client
     from scaler.kube import KubeOptions, Kubernetes
@@ -57,11 +58,12 @@ def process_registry() -> CollectorRegistry:
 
 
 class Runtime:
-    """One serving scaler: build with `load`, then `start`, `run`, `shutdown`."""
+    """One serving scaler: build with `load`, then `start`, `run`, `shutdown`. `source`
+    fixes the engine's SignalSource (tests; default: Prometheus from the config)."""
 
     def __init__(self, watcher: ConfigWatcher, *, clock: Callable[[], float],
                  metrics: ScalerMetrics, reload_period_s: float = RELOAD_PERIOD_S,
-                 kube: Kubernetes | None = None) -> None:
+                 kube: Kubernetes | None = None, source: SignalSource | None = None) -> None:
         self.watcher = watcher
         self.config: Config = watcher.load()
         self.metrics = metrics
@@ -71,7 +73,7 @@ class Runtime:
         self._kube_version = kube.version if kube else 0
         self._pushed = kube.effective(self.config) if kube else self.config
         self.engine = Engine(config=self._pushed, store=self.store, metrics=metrics,
-                             clock=clock, overlay=kube.overlay if kube else None)
+                             clock=clock, overlay=kube.overlay if kube else None, source=source)
         self._answers = ConfigAnswers(self._pushed)
         self._reload_period_s = reload_period_s
         self.grpc: GrpcServer | None = None
