@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from scaler.config import Config, parse_config
-from scaler.kube import Kubernetes, KubeOptions, LeaseTiming, WatchTiming
+from scaler.kube import KubeOptions, Kubernetes, LeaseTiming, WatchTiming
 
 from .apiserver import ApiServer
 

@@ -17,7 +17,7 @@ def test_overlay_replaces_known_rows_and_adds_spec_replicas() -> None:
     f = frame(15.0, {("a", "m"): {"kv_cache": 0.5, "replicas": 1.0},
                      ("a", "n"): {"kv_cache": 0.5, "replicas": 3.0}})
     out = overlay_replicas(f, {("a", "m"): (2.0, 4.0), ("b", "absent"): (9.0, 9.0)})
-    assert out.signals == (*f.signals, "spec_replicas")
+    assert "spec_replicas" in out.signals and set(f.signals) <= set(out.signals)
     assert out.column("replicas").tolist() == [2.0, 3.0]
     spec = out.column("spec_replicas").tolist()
     assert spec[0] == 4.0 and math.isnan(spec[1])
