@@ -257,6 +257,11 @@ class _Handler(BaseHTTPRequestHandler):
             next_bookmark = time.monotonic() + api.bookmark_interval_s
             while not api.paused.is_set() and time.monotonic() < deadline:
                 with store.cond:
+                    if store.dropped.get(res.plural, 0) > cursor:
+                        self._chunk({"type": "ERROR", "object": ApiError(
+                            410, "Expired", f"too old resource version: {cursor} "
+                            f"({store.compacted})").status()})
+                        return
                     events = [(rv, k, o) for rv, k, p, o in store.events
                               if rv > cursor and p == res.plural]
                     seen_rv = store.rv

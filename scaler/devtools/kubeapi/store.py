@@ -79,6 +79,9 @@ class Store:
         self.rv = 100
         self.events: list[tuple[int, str, str, dict[str, Any]]] = []
         self.compacted = 0
+        self.dropped: dict[str, int] = {}
+        """Per resource, the newest event compaction dropped: a live watch behind it ends
+        with 410 Gone (as a watcher too slow for the watch cache does)."""
 
     def _emit(self, kind: str, plural: str, obj: dict[str, Any]) -> None:
         self.events.append((self.rv, kind, plural, copy.deepcopy(obj)))
@@ -157,7 +160,10 @@ class Store:
         """Forget the history: every older resourceVersion now answers 410 Gone."""
         with self.cond:
             self.compacted = self.rv
+            for rv, _, plural, _ in self.events:
+                self.dropped[plural] = max(self.dropped.get(plural, 0), rv)
             self.events.clear()
+            self.cond.notify_all()
 
 
 def matches(obj: Mapping[str, Any], ns: str, labels: str, fields: str) -> bool:
