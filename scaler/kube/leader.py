@@ -55,6 +55,7 @@ class LeaseElector:
         self._observed_s = 0.0
         self._renewed_s: float | None = None
         self.holder: str | None = None
+        self._error = ""
 
     @property
     def is_leader(self) -> bool:
@@ -66,18 +67,24 @@ class LeaseElector:
         """Try to acquire or renew once; returns `is_leader` afterwards."""
         try:
             self._try_acquire_or_renew()
+            self._error = ""
         except ApiException as e:
-            if e.status != 409:
-                log.warning("kube: lease %s/%s: HTTP %s %s", self.namespace, self.name,
-                            e.status, e.reason)
+            if e.status != 409:   # 409: another candidate wrote first, the normal race
+                self._warn(f"HTTP {e.status} {e.reason}")
         except Exception as e:
-            log.warning("kube: lease %s/%s: %s", self.namespace, self.name, e)
+            self._warn(str(e))
         leader = self.is_leader
         if not leader and self._renewed_s is not None:
             log.warning("kube: lost the lease %s/%s (not renewed within %gs)", self.namespace,
                         self.name, self.timing.renew_deadline_s)
             self._renewed_s = None
         return leader
+
+    def _warn(self, text: str) -> None:
+        """Log an error once until it changes or a step succeeds (no log every 2 s)."""
+        if text != self._error:
+            log.warning("kube: lease %s/%s: %s", self.namespace, self.name, text)
+        self._error = text
 
     def release(self) -> None:
         """Give the Lease up (holder cleared, 1 s duration) if this candidate holds it."""
