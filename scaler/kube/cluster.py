@@ -108,6 +108,11 @@ class Cluster:
                 f"configmap {cm_ns}/{cm_name}", lister, reduce_configmap_text(POLICY_KEY),
                 timing=options.timing, on_change=self._bump,
                 on_event=lambda _, e: self._event("configmap", e))]
+        for resource in self.reflectors:     # read at scrape time
+            metrics.synced.labels(resource).set_function(
+                functools.partial(self._synced_gauge, resource))
+            metrics.objects.labels(resource).set_function(
+                functools.partial(self._objects_gauge, resource))
 
     def _make(self, resource: str, ns: str | None, lister: Callable[..., Any],
               reduce: Callable[[Mapping[str, Any]], Any]) -> Reflector:
@@ -142,7 +147,7 @@ class Cluster:
 
     def wait_synced(self, timeout_s: float, *, resources: tuple[str, ...] = ()) -> bool:
         """Wait until `resources` (default all) are in sync; False on timeout."""
-        names = resources or tuple(self.reflectors)
+        names = tuple(n for n in resources if n in self.reflectors) or tuple(self.reflectors)
         deadline = time.monotonic() + timeout_s
         with self._changed:
             while not all(self.synced(n) for n in names):
@@ -202,7 +207,7 @@ class Cluster:
         out: dict[str, Any] = {}
         for resource, group in self.reflectors.items():
             out[resource] = {"synced": all(r.synced for r in group),
-                             "objects": sum(len(r.items()) for r in group),
+                             "objects": sum(len(r) for r in group),
                              "errors": [r.last_error for r in group if r.last_error]}
         return out
 
@@ -212,17 +217,19 @@ class Cluster:
             out.update(r.items())
         return out
 
+    def _synced_gauge(self, resource: str) -> float:
+        return 1.0 if self.synced(resource) else 0.0
+
+    def _objects_gauge(self, resource: str) -> float:
+        return float(sum(len(r) for r in self.reflectors[resource]))
+
     def _bump(self) -> None:
         with self._changed:
             self.version += 1
             self._changed.notify_all()
 
     def _event(self, resource: str, event: str) -> None:
-        m = self.metrics
-        m.watch_events.labels(resource, event).inc()
-        group = self.reflectors.get(resource, ())
-        m.synced.labels(resource).set(1 if group and all(r.synced for r in group) else 0)
-        m.objects.labels(resource).set(sum(len(r.items()) for r in group))
+        self.metrics.watch_events.labels(resource, event).inc()
 
 
 def _custom(api: client.CustomObjectsApi, gvr: tuple[str, str, str],

@@ -95,6 +95,9 @@ class Reflector:
         self._thread: threading.Thread | None = None
         self._backoff = Backoff(timing.backoff_base_s, timing.backoff_cap_s)
 
+    def __len__(self) -> int:
+        return len(self._store)
+
     def items(self) -> dict[ObjectKey, Any]:
         """A copy of the store."""
         with self._lock:

@@ -197,15 +197,17 @@ class Runtime:
 
 def _watcher(config_path: Path | str | None, kube: Kubernetes, options: KubeOptions,
              timeout_s: float) -> ConfigWatcher:
-    """The file watcher, or with `--config-map` one reading the watched ConfigMap (waited
-    for up to `timeout_s`); the other caches get the same time to fill before serving."""
-    if options.config_map is None:
-        if config_path is None:
-            raise ConfigError("--config is required (or --config-map NS/NAME)")
-        kube.cluster.wait_synced(timeout_s)
-        return ConfigWatcher(config_path)
-    ns, name = options.config_map
-    if not kube.cluster.wait_synced(timeout_s):
+    """The file watcher, or with `--config-map` one reading the watched ConfigMap. The
+    InferenceService, Deployment (and ConfigMap) caches get up to `timeout_s` to fill before
+    serving (ScaledObjects are not waited for: without KEDA's CRD they never sync)."""
+    if options.config_map is None and config_path is None:
+        raise ConfigError("--config is required (or --config-map NS/NAME)")
+    if not kube.cluster.wait_synced(timeout_s, resources=(
+            "inferenceservices", "deployments", "configmap")):
         log.warning("kube: caches not in sync after %gs; serving from Prometheus meanwhile",
                     timeout_s)
+    if options.config_map is None:
+        assert config_path is not None
+        return ConfigWatcher(config_path)
+    ns, name = options.config_map
     return ConfigWatcher(f"configmap {ns}/{name} key policy.yaml", read=kube.config_text)
