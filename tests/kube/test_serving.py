@@ -138,6 +138,8 @@ async def test_api_down_for_a_minute_serving_continues_and_caches_resync(
         assert entry.desired == 2                           # annotations: last good cache
         assert not runtime.store.is_stale()
     assert kube.status()["caches"]["deployments"]["synced"] is False
+    synced = runtime.metrics.registry.get_sample_value
+    assert synced("isvc_scaler_kube_synced", {"resource": "deployments"}) == 0.0
     api.put("deployments", deployment(*KEY, spec=4, ready=4))     # changed while down
     api.put("inferenceservices", isvc(*KEY, {MAX: "16"}))
     api.store.compact()                                     # and the history expired
@@ -145,5 +147,8 @@ async def test_api_down_for_a_minute_serving_continues_and_caches_resync(
     wait_for(lambda: kube.cluster.synced("deployments") and kube.cluster.synced(
         "inferenceservices") and kube.cluster.isvcs()[KEY].annotations.get(MAX) == "16",
         what="caches resynced")
+    assert synced("isvc_scaler_kube_synced", {"resource": "deployments"}) == 1.0
+    assert (synced("isvc_scaler_kube_watch_events_total",
+                   {"resource": "deployments", "event": "relist"}) or 0) >= 1
     entry = await tick(runtime, 5)
     assert (entry.current, entry.desired) == (4.0, 8)       # kv pressure 2 → panic 4→8
