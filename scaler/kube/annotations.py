@@ -98,7 +98,7 @@ class _Errors(Errors):
         self._record(path, f"must be {must}")
 
 
-def parse_annotations(key: IsvcKey, annotations: Mapping[str, str],
+def parse_annotations(key: IsvcKey, annotations: Mapping[str, str], *,
                       policies: Mapping[str, PolicySpec]) -> Overrides:
     """The override that `annotations` (all of an ISVC's; others are ignored) set, validated
     against `policies` (those of the config in force)."""

@@ -105,7 +105,7 @@ class Cluster:
             lister = functools.partial(client.CoreV1Api(self.api).list_namespaced_config_map,
                                        cm_ns, field_selector=f"metadata.name={cm_name}")
             self.reflectors["configmap"] = [Reflector(
-                f"configmap {cm_ns}/{cm_name}", lister, reduce_configmap_text(POLICY_KEY),
+                f"configmap {cm_ns}/{cm_name}", lister, reduce=reduce_configmap_text(POLICY_KEY),
                 timing=options.timing, on_change=self._bump,
                 on_event=lambda _, e: self._event("configmap", e))]
         for resource in self.reflectors:     # read at scrape time
@@ -116,7 +116,7 @@ class Cluster:
 
     def _make(self, resource: str, ns: str | None, lister: Callable[..., Any],
               reduce: Callable[[Mapping[str, Any]], Any]) -> Reflector:
-        return Reflector(f"{resource} in {ns or 'all namespaces'}", lister, reduce,
+        return Reflector(f"{resource} in {ns or 'all namespaces'}", lister, reduce=reduce,
                          timing=self.options.timing, on_change=self._bump,
                          on_event=lambda _, e: self._event(resource, e))
 

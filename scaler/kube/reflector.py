@@ -67,15 +67,15 @@ class WatchTiming:
     backoff_cap_s: float = 30.0
 
 
-class Gone(Exception):
+class _Gone(Exception):
     """The resourceVersion is too old (HTTP 410): list again."""
 
 
 class Reflector:
     """Keeps `store` = {(namespace, name): reduce(object)} for one list/watch, in sync."""
 
-    def __init__(self, name: str, lister: Lister, reduce: Callable[[Mapping[str, Any]], Any],
-                 *, timing: WatchTiming | None = None,
+    def __init__(self, name: str, lister: Lister, *,
+                 reduce: Callable[[Mapping[str, Any]], Any], timing: WatchTiming | None = None,
                  on_change: Callable[[], None] = lambda: None,
                  on_event: Callable[[str, str], None] = lambda resource, what: None) -> None:
         self.name = name
@@ -132,7 +132,7 @@ class Reflector:
                 if self.resource_version is None:
                     self.list_once()
                 self._watch_once()
-            except Gone:
+            except _Gone:
                 self.resource_version = None
                 self._on_event(self.name, "relist")
                 log.info("kube: %s: resourceVersion too old (410 Gone); listing again", self.name)
@@ -187,7 +187,7 @@ class Reflector:
         kind, obj = event.get("type"), event.get("object") or {}
         if kind == "ERROR":
             if obj.get("code") == 410:
-                raise Gone(obj.get("message", ""))
+                raise _Gone(obj.get("message", ""))
             raise RuntimeError(f"watch error {obj.get('code')}: {obj.get('message')}")
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         if kind == "BOOKMARK":
@@ -221,7 +221,7 @@ class Reflector:
                 **kwargs)
         except ApiException as e:
             if e.status == 410:
-                raise Gone(str(e.reason)) from e
+                raise _Gone(str(e.reason)) from e
             raise
         try:
             return json.loads(response.data)  # type: ignore[no-any-return]

@@ -17,7 +17,7 @@ P = "isvc-scaler.io/"
 
 
 def parse(annotations: dict[str, str]) -> Any:
-    return parse_annotations(KEY, annotations, parse_config(CONFIG).policies)
+    return parse_annotations(KEY, annotations, policies=parse_config(CONFIG).policies)
 
 
 @pytest.mark.parametrize(("annotations", "fields"), [

@@ -25,7 +25,7 @@ def reflector(api: ApiServer, kubeconfig: Path) -> Iterator[Reflector]:
     lister = functools.partial(custom.list_cluster_custom_object, "serving.kserve.io",
                                "v1beta1", "inferenceservices")
     events: list[str] = []
-    r = Reflector("inferenceservices", lister, reduce_isvc, timing=FAST,
+    r = Reflector("inferenceservices", lister, reduce=reduce_isvc, timing=FAST,
                   on_event=lambda _, e: events.append(e))
     r.events = events  # type: ignore[attr-defined]
     yield r
