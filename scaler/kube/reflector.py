@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -126,16 +127,24 @@ class Reflector:
             self._thread.join(join_s)
 
     def run(self) -> None:
-        """List and watch until `stop()`."""
+        """List and watch until `stop()`. A watch that ends at once without an event (a
+        misbehaving proxy) and repeated 410s back off like errors: never a busy loop."""
+        gone = 0
         while not self._stop.is_set():
             try:
                 if self.resource_version is None:
                     self.list_once()
-                self._watch_once()
+                started, events = time.monotonic(), self._watch_once()
+                gone = 0
+                if events == 0 and time.monotonic() - started < 1.0:
+                    self._stop.wait(self._backoff.next_s())
             except _Gone:
                 self.resource_version = None
                 self._on_event(self.name, "relist")
                 log.info("kube: %s: resourceVersion too old (410 Gone); listing again", self.name)
+                gone += 1
+                if gone > 1:
+                    self._stop.wait(self._backoff.next_s())
             except Exception as e:
                 if self._stop.is_set():
                     return
@@ -165,7 +174,8 @@ class Reflector:
             self.version += 1
         self._synced()
 
-    def _watch_once(self) -> None:
+    def _watch_once(self) -> int:
+        """One watch from the current resourceVersion; returns the events received."""
         timing = self._timing
         response = self._list(
             watch=True, resource_version=self.resource_version, allow_watch_bookmarks=True,
@@ -173,12 +183,15 @@ class Reflector:
             _request_timeout=(timing.connect_timeout_s,
                               timing.watch_timeout_s + timing.read_slack_s))
         self._response = response
+        received = 0
         try:
             self._synced()
             for event in _events(response):
                 if self._stop.is_set():
-                    return
+                    break
+                received += 1
                 self._handle(event)
+            return received
         finally:
             self._response = None
             response.release_conn()

@@ -178,6 +178,11 @@ class Runtime:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._reload_period_s)
+            if self.kube is not None and self.kube.version != self._kube_version:
+                # re-validating thousands of ISVCs' annotations takes tens of ms: off the
+                # event loop (memoised, so reload_once below only looks the result up)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self.kube.effective, self.config)
             if not stop.is_set():
                 self.reload_once()
 
