@@ -23,7 +23,7 @@ from typing import Any
 
 from scaler.config.checks import Errors, unknown_key_message
 from scaler.config.model import POLICY_KEYS, FrozenMap, PolicySpec
-from scaler.config.policies import parse_isvcs
+from scaler.config.policies import apply_override, parse_isvcs
 from scaler.keys import IsvcKey
 
 PREFIX = "isvc-scaler.io/"
@@ -99,9 +99,12 @@ class _Errors(Errors):
 
 
 def parse_annotations(key: IsvcKey, annotations: Mapping[str, str], *,
-                      policies: Mapping[str, PolicySpec]) -> Overrides:
+                      policies: Mapping[str, PolicySpec],
+                      pinned: Mapping[str, Any] | None = None) -> Overrides:
     """The override that `annotations` (all of an ISVC's; others are ignored) set, validated
-    against `policies` (those of the config in force)."""
+    against `policies` (those of the config in force) and under `pinned`, the ISVC's
+    policy.yaml `isvcs:` override (which wins over annotations: an annotated min_replicas
+    above its max_replicas, say, is rejected)."""
     errors = _Errors(key, annotations)
     raw: dict[str, Any] = {}
     scaledobject = False
@@ -124,7 +127,27 @@ def parse_annotations(key: IsvcKey, annotations: Mapping[str, str], *,
         else:
             errors.annotation(name, unknown_key_message(name, _KNOWN, what="annotation"))
     fields = _validate(key, raw, policies, errors)
+    if pinned and fields:
+        fields = _under_pinned(fields, pinned, policies, errors)
     return Overrides(FrozenMap(fields), scaledobject, tuple(errors.found))
+
+
+def _under_pinned(fields: dict[str, Any], pinned: Mapping[str, Any],
+                  policies: Mapping[str, PolicySpec], errors: _Errors) -> dict[str, Any]:
+    """Drop annotated min/max replicas that conflict with the `isvcs:` override on top."""
+    name = str(pinned.get("policy") or fields.get("policy") or "")
+    candidates = [policies[name]] if name in policies else list(policies.values())
+    for spec in candidates:
+        both = apply_override(apply_override(spec, fields), pinned)
+        if both.min_replicas <= both.max_replicas:
+            continue
+        mine = "min_replicas" if "min_replicas" in fields else "max_replicas"
+        other = "max_replicas" if mine == "min_replicas" else "min_replicas"
+        relation = "≤" if mine == "min_replicas" else "≥"
+        errors.annotation(annotation_name(mine), f"must be {relation} {other} "
+                          f"({getattr(both, other)}, from policy.yaml isvcs:)")
+        return {k: v for k, v in fields.items() if k not in ("min_replicas", "max_replicas")}
+    return fields
 
 
 def _validate(key: IsvcKey, raw: Mapping[str, Any], policies: Mapping[str, PolicySpec],

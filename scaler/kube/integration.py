@@ -108,8 +108,8 @@ class Kubernetes:
             memo = self._memo
             if memo is not None and memo[0] is config and memo[1] == version:
                 return memo[2]
-            result = {key: parse_annotations(key, info.annotations,
-                                                policies=config.policies)
+            result = {key: parse_annotations(key, info.annotations, policies=config.policies,
+                                             pinned=config.isvcs.get(f"{key[0]}/{key[1]}"))
                       for key, info in self.cluster.isvcs().items()
                       if any(a.startswith(PREFIX) for a in info.annotations)}
             self._memo = (config, version, result)

@@ -107,3 +107,13 @@ def test_scaledobject_opt_in(value: str, opted_in: bool) -> None:
     result = parse({P + "scaledobject": value, P + "max-replicas": "8"})
     assert (result.scaledobject, result.errors, dict(result.fields)) == (
         opted_in, (), {"max_replicas": 8})
+
+
+def test_checked_under_the_isvcs_override_that_wins() -> None:
+    config = parse_config(CONFIG + "isvcs:\n  team-a/llama: {max_replicas: 3}\n")
+    result = parse_annotations(KEY, {P + "min-replicas": "5", P + "tolerance": "0.3"},
+                               policies=config.policies, pinned=config.isvcs["team-a/llama"])
+    assert [e.message for e in result.errors] == [
+        'isvc-scaler.io/min-replicas = "5" on team-a/llama: must be ≤ max_replicas '
+        "(3, from policy.yaml isvcs:)"]
+    assert dict(result.fields) == {"tolerance": 0.3}
