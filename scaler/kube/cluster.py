@@ -23,6 +23,7 @@ from typing import Any
 
 from kubernetes import client, config
 
+from scaler.errors import ConfigError
 from scaler.keys import IsvcKey
 from scaler.kube.objects import (
     ISVC_LABEL,
@@ -61,10 +62,14 @@ class KubeOptions:
 def api_client(kubeconfig: str | None, *, user_agent: str = "isvc-scaler") -> client.ApiClient:
     """A client from `kubeconfig`, or the in-cluster service account without one."""
     configuration = client.Configuration()
-    if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    else:
-        config.load_incluster_config(client_configuration=configuration)
+    try:
+        if kubeconfig:
+            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        else:
+            config.load_incluster_config(client_configuration=configuration)
+    except (config.ConfigException, OSError, ValueError) as e:
+        where = f"--kubeconfig {kubeconfig}" if kubeconfig else "in-cluster service account"
+        raise ConfigError(f"--kubernetes: cannot use the {where}: {e}") from e
     configuration.retries = False   # the reflectors back off themselves (jittered, bounded)
     api = client.ApiClient(configuration)
     api.user_agent = user_agent
@@ -181,10 +186,10 @@ class Cluster:
         for r in self.reflectors["scaledobjects"]:
             r.upsert(obj)
 
-    def scaledobject_deleted(self, namespace: str, name: str) -> None:
-        """Record a ScaledObject the scaler just deleted."""
+    def scaledobject_deleted(self, namespace: str, name: str, resource_version: str) -> None:
+        """Record a ScaledObject the scaler just deleted (it was at `resource_version`)."""
         for r in self.reflectors["scaledobjects"]:
-            r.forget((namespace, name))
+            r.forget((namespace, name), resource_version)
 
     def resource_version_of(self, resource: str) -> int:
         """A counter that moves whenever a cache of `resource` changes."""

@@ -114,7 +114,7 @@ class Provisioner:
                     group, version, ns, plural, name, body=V1DeleteOptions(
                         preconditions=V1Preconditions(uid=pre["uid"],
                                                       resource_version=pre["resourceVersion"])))
-                self.cluster.scaledobject_deleted(ns, name)
+                self.cluster.scaledobject_deleted(ns, name, pre["resourceVersion"])
             outcome = "ok"
             log.info("kube: ScaledObject %s/%s %s", ns, name, _DONE[action.verb])
         except ApiException as e:

@@ -87,6 +87,7 @@ class Reflector:
         self._on_event = on_event
         self._lock = threading.Lock()
         self._store: dict[ObjectKey, Any] = {}
+        self._fences: dict[ObjectKey, int] = {}
         self.resource_version: str | None = None
         self.synced = False
         self.version = 0
@@ -105,12 +106,23 @@ class Reflector:
             return dict(self._store)
 
     def upsert(self, obj: Mapping[str, Any]) -> None:
-        """Apply an object the scaler just wrote (the watch event follows, idempotent)."""
+        """Apply an object the scaler just wrote. Watch events for it that are older than
+        this write (still in flight) are then ignored, so the next round does not see a
+        stale object and write again."""
+        self._fence(key_of(obj), _rv(obj))
         self._apply("MODIFIED", obj)
 
-    def forget(self, key: ObjectKey) -> None:
-        """Drop an object the scaler just deleted (the watch event follows, idempotent)."""
+    def forget(self, key: ObjectKey, resource_version: str = "") -> None:
+        """Drop an object the scaler just deleted (at `resource_version`); older watch
+        events for it are then ignored."""
+        rv = _rv({"metadata": {"resourceVersion": resource_version}})
+        self._fence(key, None if rv is None else rv + 1)
         self._apply("DELETED", {"metadata": {"namespace": key[0], "name": key[1]}})
+
+    def _fence(self, key: ObjectKey, rv: int | None) -> None:
+        with self._lock:
+            if rv is not None:
+                self._fences[key] = rv
 
     def start(self) -> None:
         """Run `run()` on a daemon thread."""
@@ -170,6 +182,7 @@ class Reflector:
                 break
         with self._lock:
             self._store = items
+            self._fences.clear()
             self.resource_version = str(meta.get("resourceVersion") or "") or None
             self.version += 1
         self._synced()
@@ -208,9 +221,23 @@ class Reflector:
                 self.resource_version = str(rv)
             return
         if kind in ("ADDED", "MODIFIED", "DELETED"):
-            self._apply(kind, obj)
+            if not self._behind_fence(obj):
+                self._apply(kind, obj)
             if rv:
                 self.resource_version = str(rv)
+
+    def _behind_fence(self, obj: Mapping[str, Any]) -> bool:
+        """True for a watch event older than the scaler's own last write of that object
+        (resourceVersions compared as integers, which etcd's are; otherwise never)."""
+        key, rv = key_of(obj), _rv(obj)
+        with self._lock:
+            fence = self._fences.get(key)
+            if fence is None or rv is None:
+                return False
+            if rv < fence:
+                return True
+            del self._fences[key]
+            return False
 
     def _apply(self, kind: str, obj: Mapping[str, Any]) -> None:
         key = key_of(obj)
@@ -262,6 +289,11 @@ class Reflector:
             self.synced = False
             self._on_event(self.name, "unsynced")
             self._on_change()
+
+
+def _rv(obj: Mapping[str, Any]) -> int | None:
+    text = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return int(text) if text.isdigit() else None
 
 
 def _events(response: Any) -> Iterator[dict[str, Any]]:

@@ -61,3 +61,12 @@ def test_explain_kubernetes_shows_annotations_and_their_errors(
     assert "Kubernetes: 1 InferenceServices" in text
     assert 'Annotation rejected: isvc-scaler.io/max-replicas = "abc"' in text
     assert {r.verb for r in api.log} == {"list"}          # read-only: one list, no watch
+
+
+def test_unusable_kubeconfig_is_a_config_error(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_policy(tmp_path, policy_yaml("http://127.0.0.1:9"))
+    argv = ["serve", "--config", str(config), "--kubernetes", "--kubeconfig",
+            str(tmp_path / "missing")]
+    assert main(argv) == 1
+    assert "--kubernetes: cannot use the --kubeconfig" in capsys.readouterr().err

@@ -97,3 +97,24 @@ def test_watch_resumes_from_the_last_resource_version(api: ApiServer,
     watches = [r for r in api.log if r.verb == "watch"]
     assert len([r for r in api.log if r.verb == "list"]) == 1   # resumed, never relisted
     assert len(watches) >= 2
+
+
+def test_events_older_than_the_scalers_own_write_are_ignored() -> None:
+    from scaler.kube.objects import reduce_scaledobject
+
+    r = Reflector("scaledobjects", lambda **kw: None, reduce=reduce_scaledobject, timing=FAST)
+
+    def so(rv: str) -> dict:
+        return {"metadata": {"namespace": "a", "name": "m-predictor", "uid": "u",
+                             "resourceVersion": rv}, "spec": {"maxReplicaCount": int(rv)}}
+
+    r.upsert(so("10"))                        # the patch's answer
+    r._handle({"type": "MODIFIED", "object": so("9")})   # the create's event, still in flight
+    assert r.items()[("a", "m-predictor")].resource_version == "10"
+    r._handle({"type": "MODIFIED", "object": so("11")})  # a later change passes the fence
+    assert r.items()[("a", "m-predictor")].resource_version == "11"
+    r._handle({"type": "MODIFIED", "object": so("10")})  # fence gone: plain watch order
+    assert r.items()[("a", "m-predictor")].resource_version == "10"
+    r.forget(("a", "m-predictor"), "10")      # deleted at rv 10
+    r._handle({"type": "MODIFIED", "object": so("10")})
+    assert r.items() == {}
