@@ -2,7 +2,7 @@
 replica counts from the predictor Deployments, policy.yaml from a ConfigMap, and ScaledObjects
 provisioned for annotated ISVCs by the replica holding a Lease.
 
-`annotations`, `manifest`, `plan`, `overlay` and `objects` are pure; `reflector` (list-then-
+`annotations`, `manifest`, `plan`, `overlay`, `objects` and `timing` are pure; `reflector` (list-then-
 watch), `cluster`, `leader`, `provision` and `integration` are the shell around them.
 """
 
@@ -11,7 +11,7 @@ from scaler.kube.cluster import DEFAULT_SCALER_ADDRESS, KubeOptions, parse_confi
 from scaler.kube.integration import Kubernetes
 from scaler.kube.leader import LeaseTiming
 from scaler.kube.manifest import build_scaledobject
-from scaler.kube.reflector import WatchTiming
+from scaler.kube.timing import WatchTiming
 
 __all__ = [
     "DEFAULT_SCALER_ADDRESS", "AnnotationError", "KubeOptions", "Kubernetes", "LeaseTiming",

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from scaler.kube.manifest import build_scaledobject, drift, owner_uid
-from scaler.kube.reflector import Backoff
+from scaler.kube.timing import Backoff
 from tests.deploy.manifests import one, render, scaledobject_schema, unknown_fields
 
 from .apiserver import merge_patch
