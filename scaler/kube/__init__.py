@@ -2,8 +2,9 @@
 replica counts from the predictor Deployments, policy.yaml from a ConfigMap, and ScaledObjects
 provisioned for annotated ISVCs by the replica holding a Lease.
 
-`annotations`, `manifest`, `plan`, `overlay`, `objects` and `timing` are pure; `reflector` (list-then-
-watch), `cluster`, `leader`, `provision` and `integration` are the shell around them.
+`annotations`, `manifest`, `plan`, `overlay`, `objects` and `timing` are pure; `reflector`
+(list-then-watch), `cluster`, `leader`, `provision` and `integration` are the shell around
+them.
 """
 
 from scaler.kube.annotations import AnnotationError, Overrides, parse_annotations

@@ -36,8 +36,9 @@ from scaler.kube.objects import (
     reduce_isvc,
     reduce_scaledobject,
 )
-from scaler.kube.reflector import Reflector, WatchTiming
+from scaler.kube.reflector import Reflector
 from scaler.kube.telemetry import KubeMetrics
+from scaler.kube.timing import WatchTiming
 
 log = logging.getLogger(__name__)
 
