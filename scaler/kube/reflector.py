@@ -7,9 +7,11 @@
     410 Gone (too old R, as a status or an ERROR event) → list again
     any other error → out of sync, jittered exponential back-off (bounded), then list again
 
-`synced` is True from a successful list (or a watch re-opened from R) until the next error:
-readers use the store only while it is. The store keeps reduced records (scaler.kube.objects),
-so memory is O(objects). `stop()` ends the thread promptly by closing the open stream.
+`synced` is True from a successful list, or from the first event or bookmark of a watch
+resumed from R after an error (not on the reconnect alone: a 410 may be its first line),
+until the next error: readers use the store only while it is. The store keeps reduced records
+(scaler.kube.objects), so memory is O(objects). `stop()` ends the thread promptly by closing
+the open stream.
 """
 
 from __future__ import annotations
@@ -161,14 +163,17 @@ class Reflector:
             _request_timeout=(timing.connect_timeout_s,
                               timing.watch_timeout_s + timing.read_slack_s))
         self._response = response
+        self._backoff.reset()
         received = 0
         try:
-            self._synced()
             for event in _events(response):
                 if self._stop.is_set():
                     break
                 received += 1
                 self._handle(event)
+                self._synced()    # the first good event (or bookmark) of a resumed watch
+            if not self._stop.is_set():
+                self._synced()    # ended by its timeout: no 410 for the whole watch
             return received
         finally:
             self._response = None
