@@ -5,6 +5,11 @@ Prometheus history (range queries over the longest stabilisation window, on the 
 grid), so held scale-downs and windows are those of a scaler that had been running. Prints
 per ISVC the signals, pressure, current, desired, reason and why; `--json` prints a list of
 IsvcStatus.as_json objects, each with an extra `why` string.
+
+With `--kubernetes` (read-only: one list of InferenceServices and predictor Deployments, no
+watch, no writes) the evaluation uses the annotation overrides and the API's replica counts
+as `scaler serve --kubernetes` would, and lists every rejected annotation (JSON: per ISVC,
+`annotation_errors`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from scaler.commands.serve import add_kubernetes_arguments, kube_options
 from scaler.config import load_config
 from scaler.durations import format_duration
 from scaler.engine import Engine
@@ -39,6 +45,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-warm-start", action="store_true",
                    help="evaluate one tick without history (scale-downs are then held)")
     p.add_argument("--warm-start-timeout", type=float, default=60.0, metavar="SECONDS")
+    add_kubernetes_arguments(p, serve=False)
     return p
 
 
@@ -55,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def _explain(args: argparse.Namespace, wanted: set[tuple[str, str]]) -> int:
     config = load_config(args.config)
-    engine = Engine(config=config, store=SnapshotStore(clock=time.time))
+    kube = _kubernetes(args, config)
+    engine = Engine(config=kube.effective(config) if kube else config,
+                    store=SnapshotStore(clock=time.time), overlay=kube.overlay if kube else None)
     replayed = 0 if args.no_warm_start else await engine.warm_start(
         timeout_s=args.warm_start_timeout)
     if replayed == 0:
@@ -66,15 +75,49 @@ async def _explain(args: argparse.Namespace, wanted: set[tuple[str, str]]) -> in
         raise ScalerError(f"no evaluation: every signal query failed ({errors})")
     selected = [r for r in rows(ev) if not wanted or r.key in wanted]
     missing = sorted(wanted - {r.key for r in selected})
+    rejected: dict[tuple[str, str], list[str]] = {}
+    for error in (kube.annotation_errors(config) if kube else []):
+        rejected.setdefault(error.key, []).append(error.message)
     if args.json:
-        print(json.dumps(_as_json(engine, selected), indent=2))
+        items = _as_json(engine, selected)
+        if kube is not None:
+            for item in items:
+                item["annotation_errors"] = rejected.get((item["namespace"], item["isvc"]), [])
+        print(json.dumps(items, indent=2))
     else:
         print(_preamble(engine, replayed))
+        if kube is not None:
+            print(_kube_lines(kube, rejected))
         print(table(selected) if selected else "(no ISVCs)")
     for ns, name in missing:
         print(f"scaler explain: {ns}/{name} has no series in Prometheus "
               "(KEDA would get its policy's min_replicas)", file=sys.stderr)
     return 1 if missing else 0
+
+
+def _kubernetes(args: argparse.Namespace, config: Any) -> Any:
+    """With --kubernetes: scaler.kube.Kubernetes filled by one list (no watch, no writes)."""
+    options = kube_options(args)
+    if options is None:
+        return None
+    from prometheus_client import CollectorRegistry
+
+    from scaler.kube import Kubernetes
+
+    kube = Kubernetes(options, registry=CollectorRegistry(), config=lambda: config)
+    try:
+        kube.cluster.list_once()
+    except Exception as e:
+        raise ScalerError(f"Kubernetes API: {e}") from e
+    return kube
+
+
+def _kube_lines(kube: Any, rejected: dict[tuple[str, str], list[str]]) -> str:
+    isvcs, deployments = kube.cluster.isvcs(), kube.cluster.deployments()
+    lines = [f"Kubernetes: {len(isvcs)} InferenceServices, {len(deployments)} predictor "
+             "Deployments (replicas and spec_replicas from the API)"]
+    lines += [f"Annotation rejected: {m}" for ms in rejected.values() for m in ms]
+    return "\n".join(lines) + "\n"
 
 
 def _errors(engine: Engine) -> dict[str, str]:

@@ -26,7 +26,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `serve`."""
     p = sub.add_parser("serve", help="run the KEDA external scaler (gRPC + HTTP)",
                        description="Evaluate every ISVC each interval and answer KEDA over gRPC.")
-    p.add_argument("--config", required=True, type=Path, help="policy.yaml (hot-reloaded)")
+    p.add_argument("--config", type=Path,
+                   help="policy.yaml (hot-reloaded); required unless --config-map")
     p.add_argument("--grpc-port", type=int, default=6000, help="gRPC port (default 6000)")
     p.add_argument("--http-port", type=int, default=8080,
                    help="HTTP port for /metrics /status /healthz /readyz (default 8080)")
@@ -42,7 +43,49 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="time in-flight RPCs get on SIGTERM (default 5)")
     p.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop",
                    help="event loop: uvloop (default; ~15%% less CPU per RPC) or the stdlib's")
+    add_kubernetes_arguments(p, serve=True)
     return p
+
+
+def add_kubernetes_arguments(p: argparse.ArgumentParser, *, serve: bool) -> None:
+    """The Kubernetes flags of DESIGN §8 (`explain` takes the read-only ones)."""
+    g = p.add_argument_group("Kubernetes (DESIGN §8)")
+    g.add_argument("--kubernetes", action="store_true",
+                   help="watch InferenceServices (annotations), predictor Deployments "
+                        "(replicas)" + (" and provision ScaledObjects" if serve else ""))
+    g.add_argument("--kubeconfig", metavar="FILE",
+                   help="kubeconfig (default: the in-cluster service account)")
+    g.add_argument("--watch-namespace", action="append", default=[], metavar="NS",
+                   help="watch only this namespace (repeatable; default: all)")
+    if serve:
+        g.add_argument("--scaler-address", metavar="HOST:PORT",
+                       help="scalerAddress of provisioned ScaledObjects (default "
+                            "isvc-scaler.isvc-scaler.svc:6000)")
+        g.add_argument("--config-map", metavar="NS/NAME",
+                       help="read policy.yaml from this ConfigMap through the API (watched)")
+
+
+def kube_options(args: argparse.Namespace) -> Any:
+    """KubeOptions from the flags, None without --kubernetes (ConfigError on misuse)."""
+    given = [f for f, v in (("--kubeconfig", args.kubeconfig),
+                            ("--watch-namespace", args.watch_namespace),
+                            ("--scaler-address", getattr(args, "scaler_address", None)),
+                            ("--config-map", getattr(args, "config_map", None))) if v]
+    if not args.kubernetes:
+        if given:
+            raise ConfigError(f"{', '.join(given)} need(s) --kubernetes")
+        return None
+    from scaler.kube import DEFAULT_SCALER_ADDRESS, KubeOptions, parse_config_map
+
+    config_map = None
+    if getattr(args, "config_map", None):
+        try:
+            config_map = parse_config_map(args.config_map)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
+    return KubeOptions(kubeconfig=args.kubeconfig, namespaces=tuple(args.watch_namespace),
+                       scaler_address=getattr(args, "scaler_address", None)
+                       or DEFAULT_SCALER_ADDRESS, config_map=config_map)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +120,10 @@ def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
 async def _serve(args: argparse.Namespace, tls: TlsFiles | None) -> int:
     from scaler.serving.wiring import Runtime
 
-    runtime = Runtime.load(args.config, clock=time.time)
+    options = kube_options(args)
+    if args.config is None and (options is None or options.config_map is None):
+        raise ConfigError("--config is required (or --kubernetes --config-map NS/NAME)")
+    runtime = Runtime.load(args.config, clock=time.time, kube_options=options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -16,7 +16,12 @@ from scaler.config.model import (
     defaults_markdown,
 )
 from scaler.config.parse import TOP_LEVEL_KEYS, load_config, parse_config
-from scaler.config.resolve import UnknownPolicyError, build_params, resolve_policy
+from scaler.config.resolve import (
+    UnknownPolicyError,
+    build_params,
+    resolve_policy,
+    with_annotations,
+)
 from scaler.durations import format_duration, parse_duration
 from scaler.errors import ConfigError
 
@@ -25,4 +30,5 @@ __all__ = [
     "Config", "ConfigError", "FrozenMap", "PolicySpec", "PrometheusConfig",
     "UnknownPolicyError", "build_params", "defaults_markdown",
     "format_duration", "load_config", "parse_config", "parse_duration", "resolve_policy",
+    "with_annotations",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,36 +31,75 @@ class UnknownPolicyError(ConfigError):
                          f"(defined: {', '.join(sorted(defined))})")
 
 
-def resolve_policy(config: Config, key: IsvcKey, metadata_policy: str | None = None) -> PolicySpec:
+Override = Mapping[str, Any]
+"""A validated per-ISVC override keyed by PolicySpec field names (as `Config.isvcs` values)."""
+
+
+def resolve_policy(config: Config, key: IsvcKey, metadata_policy: str | None = None, *,
+                   annotations: Override | None = None) -> PolicySpec:
     """The PolicySpec in force for ISVC `key` (namespace, name).
 
-    Policy name: `isvcs["ns/name"].policy` if set, else `metadata_policy` (the ScaledObject's
-    `policy` metadata), else "default"; the override's keys then apply on top. Raises
-    UnknownPolicyError (a ConfigError) if that name is not defined — only possible for
-    `metadata_policy`, which the server validates when KEDA calls, so check it first.
+    Precedence (DESIGN §8): policy.yaml `isvcs:` > `annotations` (the InferenceService's,
+    already validated, see scaler.kube) > `metadata_policy` (the ScaledObject's `policy`
+    metadata) > "default". Policy name: `isvcs["ns/name"].policy`, else the annotations'
+    `policy`, else `metadata_policy`, else "default"; the annotations' keys then apply on top
+    of that policy, and the `isvcs` override's keys on top of those. Raises UnknownPolicyError
+    (a ConfigError) if that name is not defined — only possible for `metadata_policy` (which
+    the server validates when KEDA calls, so check it first) or stale annotations.
     """
     override = config.isvcs.get(f"{key[0]}/{key[1]}")
-    name = (override.get("policy") if override else None) or metadata_policy or "default"
+    name = ((override.get("policy") if override else None)
+            or (annotations.get("policy") if annotations else None)
+            or metadata_policy or "default")
     spec = config.policies.get(name)
     if spec is None:
         raise UnknownPolicyError(name, key, list(config.policies))
+    if annotations:
+        spec = apply_override(spec, annotations)
     return apply_override(spec, override) if override else spec
+
+
+def with_annotations(config: Config, annotations: Mapping[IsvcKey, Override]) -> Config:
+    """`config` with each ISVC's annotation override folded under its `isvcs:` override, so
+    that `resolve_policy(result, key, m) == resolve_policy(config, key, m,
+    annotations=annotations[key])` for every key and metadata policy `m`: the engine then
+    needs no parameter beyond the Config. An annotation `policy` the config does not define
+    is dropped (the ScaledObject metadata or "default" then applies). `config` itself is
+    returned when `annotations` is empty."""
+    if not annotations:
+        return config
+    merged: dict[str, Override] = dict(config.isvcs)
+    for (ns, name), ann in annotations.items():
+        if not ann:
+            continue
+        ann = {k: v for k, v in ann.items()
+               if k != "policy" or v in config.policies}
+        mine = config.isvcs.get(f"{ns}/{name}") or {}
+        both: dict[str, Any] = {**ann, **mine}
+        if "targets" in ann or "targets" in mine:
+            both["targets"] = {**ann.get("targets", {}), **mine.get("targets", {})}
+        merged[f"{ns}/{name}"] = both
+    return replace(config, isvcs=merged)
 
 
 def build_params(config: Config, keys: Sequence[IsvcKey], *,
                  metadata_policy: Mapping[IsvcKey, str] | None = None,
+                 annotations: Mapping[IsvcKey, Override] | None = None,
                  ) -> tuple[PolicyParams, tuple[PolicySpec, ...]]:
     """Per-ISVC PolicyParams (row i = keys[i]) and the PolicySpec behind each row.
 
-    Targets cover every pressure signal of the config (NaN where the policy has none), each
-    with its kind (DESIGN §2). A metadata policy that
-    the config no longer defines (e.g. removed by a reload) falls back to "default": the
-    returned spec's `name` shows it, so the caller can log it.
+    Targets cover every pressure signal of the config, each with its kind (DESIGN §2; NaN
+    where the policy has none). A metadata (or
+    annotation) policy that the config no longer defines (e.g. removed by a reload) falls back
+    to the next in precedence, then "default": the returned spec's `name` shows it, so the
+    caller can log it. `annotations`: validated per-ISVC overrides (see `resolve_policy`).
     """
     from scaler.policy import PolicyParams
 
     metadata = metadata_policy or {}
-    specs = tuple(_resolve_or_default(config, key, metadata.get(key)) for key in keys)
+    ann = annotations or {}
+    specs = tuple(_resolve_or_default(config, key, metadata.get(key), ann.get(key))
+                  for key in keys)
     targets = {
         signal: np.array([s.targets.get(signal, np.nan) for s in specs], dtype=np.float64)
         for signal in config.pressure_signals
@@ -86,8 +126,12 @@ def build_params(config: Config, keys: Sequence[IsvcKey], *,
     return params, specs
 
 
-def _resolve_or_default(config: Config, key: IsvcKey, metadata_policy: str | None) -> PolicySpec:
-    try:
-        return resolve_policy(config, key, metadata_policy)
-    except UnknownPolicyError:
-        return resolve_policy(config, key, None)
+def _resolve_or_default(config: Config, key: IsvcKey, metadata_policy: str | None,
+                        annotations: Override | None = None) -> PolicySpec:
+    unnamed = {k: v for k, v in annotations.items() if k != "policy"} if annotations else None
+    for meta, ann in ((metadata_policy, annotations), (metadata_policy, unnamed)):
+        try:
+            return resolve_policy(config, key, meta, annotations=ann)
+        except UnknownPolicyError:
+            continue
+    return resolve_policy(config, key, None, annotations=unnamed)

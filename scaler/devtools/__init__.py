@@ -1,4 +1,5 @@
-"""Development tools: a real Prometheus process and synthetic vLLM/Kubernetes exporters.
+"""Development tools: a real Prometheus process, synthetic vLLM/Kubernetes exporters and an
+emulated Kubernetes API server (`scaler.devtools.kubeapi`, imported on its own).
 
 Used by the integration tests, the benchmarks and `make demo`; never by the scaler itself.
 

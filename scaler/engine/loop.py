@@ -35,6 +35,8 @@ from scaler.ticks import align_tick, default_eval_delay_s
 log = logging.getLogger(__name__)
 
 SourceFactory = Callable[[Config, ScalerMetrics], SignalSource]
+FrameOverlay = Callable[[SignalFrame], SignalFrame]
+"""Replaces columns of each fetched frame (e.g. replicas from the Kubernetes API)."""
 
 
 def _prom_source(config: Config, metrics: ScalerMetrics) -> SignalSource:
@@ -55,6 +57,7 @@ class Engine:
     `source` fixes the SignalSource (tests); otherwise `source_factory(config, metrics)` builds
     one, rebuilt when a new config changes `prometheus`, `queries` or the identity labels.
     `clock` is Unix seconds, `sleep` an awaitable sleep (both injectable for tests).
+    `overlay`, if given, is applied to every fetched frame before the policy step.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class Engine:
         metrics: ScalerMetrics | None = None, clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         eval_delay_s: float | None = None, source_factory: SourceFactory = _prom_source,
+        overlay: FrameOverlay | None = None,
     ) -> None:
         self.metrics = metrics if metrics is not None else ScalerMetrics()
         self.store = store
@@ -69,6 +73,7 @@ class Engine:
         self._sleep = sleep
         self._fixed_delay_s = eval_delay_s
         self._factory = source_factory
+        self._overlay = overlay
         self._owns_source = source is None
         self._config = config
         self._pending: Config | None = None
@@ -143,6 +148,8 @@ class Engine:
         self._attempted_s = tick_s
         started = time.perf_counter()
         frame = await self._source.fetch(tick_s)
+        if self._overlay is not None:
+            frame = self._overlay(frame)
         inputs = _Inputs(self._config, dict(self._metadata), self._metadata_version)
         loop = asyncio.get_running_loop()
         snap = await loop.run_in_executor(self._stepper, self._step, frame, inputs, started)

@@ -22,12 +22,15 @@ from scaler.metrics import ScalerMetrics
 StartResponse = Callable[..., Any]
 
 
-def status_document(store: SnapshotStore, *, isvc: str | None = None) -> dict[str, Any]:
-    """The /status JSON: snapshot header plus one object per ISVC (optionally one `ns/name`)."""
+def status_document(store: SnapshotStore, *, isvc: str | None = None,
+                    extra: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The /status JSON: snapshot header plus one object per ISVC (optionally one `ns/name`);
+    `extra()` adds top-level keys (with `--kubernetes`: `kubernetes`)."""
+    added = extra() if extra is not None else {}
     snap = store.snapshot
     now_s = store.now_s()
     if snap is None:
-        return {"ready": store.ready, "stale": True, "tick_s": None, "isvcs": []}
+        return {"ready": store.ready, "stale": True, "tick_s": None, "isvcs": [], **added}
     age_s = snap.age_s(now_s)
     if isvc:   # one ISVC: a lookup, not a sort of thousands
         ns, _, name = isvc.partition("/")
@@ -43,6 +46,7 @@ def status_document(store: SnapshotStore, *, isvc: str | None = None) -> dict[st
         "generation": snap.generation,
         "errors": dict(snap.errors),
         "isvcs": [e.as_json(age_s=age_s) for e in entries],
+        **added,
     }
 
 
@@ -50,8 +54,10 @@ class HttpApp:
     """WSGI application routing the four endpoints."""
 
     def __init__(self, *, store: SnapshotStore, metrics: ScalerMetrics,
-                 alive: Callable[[], bool] = lambda: True) -> None:
+                 alive: Callable[[], bool] = lambda: True,
+                 status_extra: Callable[[], dict[str, Any]] | None = None) -> None:
         self._store = store
+        self._extra = status_extra
         self._alive = alive
         self._metrics_app = make_wsgi_app(metrics.registry)
         metrics.snapshot_age.set_function(self._snapshot_age)
@@ -72,7 +78,8 @@ class HttpApp:
                          "ready\n" if ready else "warming up\n")
         if path == "/status":
             query = parse_qs(environ.get("QUERY_STRING", ""))
-            doc = status_document(self._store, isvc=(query.get("isvc") or [None])[0])
+            doc = status_document(self._store, isvc=(query.get("isvc") or [None])[0],
+                                  extra=self._extra)
             body = json.dumps(doc, indent=1).encode()
             start_response("200 OK", [("Content-Type", "application/json"),
                                       ("Content-Length", str(len(body)))])

@@ -59,12 +59,17 @@ class ReloadResult:
 class ConfigWatcher:
     """Detects content changes of a (possibly ConfigMap-mounted) policy.yaml; no threads.
 
-    `clock` (seconds, any epoch) only stamps results; nothing here sleeps.
+    `clock` (seconds, any epoch) only stamps results; nothing here sleeps. `read`, if given,
+    returns the bytes instead of the file at `path` (raising OSError while unavailable), e.g.
+    the `policy.yaml` key of a ConfigMap watched through the API (`--config-map`); `path`
+    then only names the source in messages. Validation and last-good semantics are the same.
     """
 
     def __init__(self, path: str | Path, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 read: Callable[[], bytes] | None = None) -> None:
         self.path = str(path)
+        self._read = read
         self._clock = clock
         self._seen: str | None = None
         self._applied: str | None = None
@@ -74,10 +79,10 @@ class ConfigWatcher:
 
     def poll(self) -> ReloadResult:
         """Read the file, and apply or reject it if its content differs from the last seen."""
-        realpath = os.path.realpath(self.path)
+        realpath = self.path if self._read else os.path.realpath(self.path)
         data: bytes | str
         try:
-            data = Path(self.path).read_bytes()
+            data = self._read() if self._read else Path(self.path).read_bytes()
             digest = hashlib.sha256(data).hexdigest()
         except OSError as e:
             data = f"cannot read {self.path}: {e.strerror or e}"

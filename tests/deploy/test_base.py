@@ -114,7 +114,7 @@ def test_rbac_is_minimal() -> None:
     assert role["rules"] == [{
         "apiGroups": [""], "resources": ["configmaps"],
         "resourceNames": [one(base(), "ConfigMap")["metadata"]["name"]],
-        "verbs": ["get", "list", "watch"]}]
+        "verbs": ["list", "watch"]}]
     binding = one(base(), "RoleBinding")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                   "name": role["metadata"]["name"]}
