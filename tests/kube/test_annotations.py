@@ -65,7 +65,8 @@ def test_valid(annotations: dict[str, str], fields: dict[str, Any]) -> None:
                  'did you mean "kv_cache"?', id="unknown-signal"),
     pytest.param({P + "target-replicas": "2"}, {},
                  'isvc-scaler.io/target-replicas = "2" on team-a/llama: not a pressure '
-                 "signal, takes no target (targets: latency_p99, kv_cache, cpu)",
+                 "signal, takes no target (targets: latency_p99, kv_cache, cpu, inflight, "
+                 "prompt_throughput)",
                  id="not-a-pressure-signal"),
     pytest.param({P + "policy": "nope", P + "max-replicas": "4"}, {"max_replicas": 4},
                  'isvc-scaler.io/policy = "nope" on team-a/llama: must be a policy defined '
