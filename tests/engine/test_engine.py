@@ -10,7 +10,7 @@ import pytest
 
 from scaler.keys import IsvcKey
 from scaler.ticks import align_tick
-from tests.engine.fakes import CONFIG, FakeClock, FakeSource, config, engine, sample
+from tests.engine.fakes import CONFIG, FakeClock, FakeSource, config, engine, frame, sample
 
 A: IsvcKey = ("prod", "a")
 B: IsvcKey = ("prod", "b")
@@ -205,3 +205,16 @@ async def test_snapshot_entries_carry_signals_and_decision() -> None:
     assert s.signals["kv_cache"] == 1.0 and math.isnan(s.signals["cpu"])
     assert (s.current, s.desired, s.reason, s.active) == (4.0, 8, "scale-up", True)
     assert snap.config is e.config and snap.tick_s == T0
+
+
+def test_spec_replicas_from_the_frame_hold_starting_pods() -> None:
+    """v2 §3 property 4 through the engine: spec_replicas > replicas keeps desired at spec."""
+    e = engine(FakeSource(FakeClock(T0), lambda t: {}))
+    e.absorb(frame(T0, {A: {"kv_cache": 1.6, "replicas": 2.0, "spec_replicas": 2.0,
+                            "requests": 1.0}}), publish=True)
+    assert e.last is not None and int(e.last.decision.desired[0]) == 4
+    snap = e.absorb(frame(T0 + 15, {A: {"kv_cache": 0.3, "replicas": 2.0, "spec_replicas": 4.0,
+                                       "requests": 1.0}}), publish=True)
+    assert snap is not None
+    assert (snap.entries[A].desired, snap.entries[A].reason) == (4, "starting")
+    assert snap.entries[A].signals["spec_replicas"] == 4.0

@@ -151,7 +151,22 @@ CASES = [
             (0, "m", 1, "hold", True),
             (15, "m", 4, "panic", True),         # up window [1, 4] holds 1; P 4 ≥ 2
             (30, "m", 4, "stabilizing", True),   # r = 8, up window [4, 8] → 4, P 1.25
-        ]),
+        ]),    Case(  # v2: spec_replicas column — pods starting hold desired; a config-added signal
+        "spec-replicas-and-added-signal", """
+        default: {targets: {kv_cache: 0.8, queue_s: 2.0}}
+        """, """
+        time_s,namespace,isvc,kv_cache,replicas,spec_replicas,queue_s
+        0,a,m,1.5,2,2,
+        15,a,m,0.4,2,4,
+        30,a,m,0.4,2,4,
+        45,a,m,0.4,4,4,3.0
+        """, [
+            (0, "m", 4, "scale-up", True),       # P 1.875 → up pow2ceil(3.75) = 4
+            (15, "m", 4, "starting", True),      # v1 would drop to 2 (ready); spec 4 holds
+            (30, "m", 4, "starting", True),
+            (45, "m", 4, "hold", True),   # queue_s (latency kind) 1.5 > 1.1, not sustained yet
+        ], extra="signals:\n  queue_s: {query: 'sum by ($ns, $isvc) (q)', kind: latency}\n"
+                 "  latency_p99: {query: ''}\n"),
 ]
 
 
