@@ -273,7 +273,7 @@ class RefGuard:
         thr = 1 + p.tolerance
         high = latency is not None and latency > thr
         quiet = not starting and r_u <= supply
-        nxt = min(next_pow2(c), p.max_replicas)
+        nxt = min(next_pow2(c), p.max_replicas, 2 * r_u)
         if self.phase in (IDLE, HELPED):
             self.count = min(self.count + 1, 65535) if high and quiet else 0
             if self.count >= p.ticks(p.latency_sustain_window_s) and quiet and nxt > c:

@@ -16,7 +16,9 @@ flight).
 Latency guard (property 3), one state machine per ISVC; P_l = max latency signal / target:
   idle    P_l > 1 + tolerance for `latency_sustain_window` while nothing starts and
           utilization does not already scale up → ask goal = next power of two above c
-          (≤ max_replicas), remember P_l and the demand (request rate, else c·P_u) → trial.
+          (≤ max_replicas, ≤ 2 × utilization's recommendation: latency adds at most one power
+          of two to what utilization sizes), remember P_l and the demand (request rate,
+          else c·P_u) → trial.
   trial   hold goal; once c ≥ goal with nothing starting for `latency_observe_window` plus
           the latency seen at the ask (so that every request in the latency window arrived
           after the new pods were ready, not while a backlog drained), judge at a comparable
@@ -172,7 +174,8 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         high = g.p_lat > g.up_threshold
         ok = g.p_lat <= 1.0
         quiet = ~starting & (r_u <= supply)
-        nxt = np.minimum(next_pow2(g.c), g.max_replicas)
+        # one power of two above c, and never more than one above what utilization sizes
+        nxt = np.minimum(np.minimum(next_pow2(g.c), g.max_replicas), 2.0 * r_u)
         demand_ok = np.isfinite(g.demand) & (g.demand >= 0)
         replica_load = g.c * g.p_util
         load_at_ask = np.where(demand_ok, g.demand, -replica_load)

@@ -201,10 +201,16 @@ LATENCY: list[Case] = [
     # (a) improved (1.3 ≤ 0.8 × 1.8) but still above target: helped holds 8 and, after another
     # 60 s above target, asks the next step.
     ("helped-then-next-step", SHORT, [*ASK, *observed(1.3),
-        Ticks(1, 8, 8, 0.25, 1.3, 8, HOLD, HELPED),  # t10: judged
-        Ticks(3, 8, 8, 0.25, 1.3, 8, HOLD, HELPED),  # t11–t13: held (utilization alone: 4)
-        Ticks(1, 8, 8, 0.25, 1.3, 16, UP, TRIAL),  # t14: 8 → 16, one step again
-        Ticks(1, 8, 16, 0.25, 1.3, 16, START, TRIAL),
+        Ticks(1, 8, 8, 0.5, 1.3, 8, HOLD, HELPED),  # t10: judged (utilization alone: 8)
+        Ticks(3, 8, 8, 0.5, 1.3, 8, HOLD, HELPED),  # t11–t13: held
+        Ticks(1, 8, 8, 0.5, 1.3, 16, UP, TRIAL),  # t14: 8 → 16, one step again
+        Ticks(1, 8, 16, 0.5, 1.3, 16, START, TRIAL),
+    ]),
+    # ... but never more than one power of two above what utilization sizes: at cpu 0.25
+    # utilization recommends 4, so 8 is the guard's ceiling and it holds there.
+    ("helped-capped-at-twice-utilization", SHORT, [*ASK, *observed(1.3),
+        Ticks(1, 8, 8, 0.25, 1.3, 8, HOLD, HELPED),
+        Ticks(6, 8, 8, 0.25, 1.3, 8, HOLD, HELPED),
     ]),
     # (a') met the target: helped holds 8 while the load stays above 0.7 × the load at the ask
     # (2 → 1.4), releases when it falls; then the down window, then utilization's 2.
