@@ -14,6 +14,7 @@ from scaler.config.queries import (
     missing_identity_labels,
     render_query,
 )
+from scaler.config.recorded import SIGNAL_QUERY_MODES, recorded_templates
 
 PROMETHEUS_KEYS = ("url", "timeout", "headers", "bearer_token_file", "basic_auth", "tls",
                    "path_prefix")
@@ -140,14 +141,26 @@ def parse_labels(raw: object, errors: Errors) -> tuple[str, str] | None:
     return section["namespace"], section["isvc"]
 
 
-def parse_signals(raw: object, labels: tuple[str, str] | None, errors: Errors) -> dict[str, str]:
+def parse_signal_queries(raw: object, errors: Errors) -> str | None:
+    """`signal_queries:` → "raw" (default) or "recorded" (None after recording an error)."""
+    if raw is None:
+        return _TOP["signal_queries"]
+    if raw not in SIGNAL_QUERY_MODES:
+        errors.bad("signal_queries", raw, f"one of {', '.join(SIGNAL_QUERY_MODES)}")
+        return None
+    return str(raw)
+
+
+def parse_signals(raw: object, labels: tuple[str, str] | None, errors: Errors,
+                  mode: str | None = "raw") -> dict[str, str]:
     """`signals:` → rendered PromQL for every name in SIGNAL_NAMES ("" disables a signal).
 
     Each non-empty query must mention both identity labels (checked only when `labels` is valid).
+    With `mode` "recorded", defaults read the recorded series (scaler.config.recorded).
     """
     section = errors.mapping(raw, "signals") or {}
     errors.known_keys(section, SIGNAL_NAMES, "signals")
-    templates = dict(DEFAULT_TEMPLATES)
+    templates = recorded_templates() if mode == "recorded" else dict(DEFAULT_TEMPLATES)
     for name, body in section.items():
         path = join("signals", name)
         spec = errors.mapping(body, path)
