@@ -287,7 +287,12 @@ def check_same(raw: Cycles, recorded: Cycles,
         keys = sorted(set(raw.values[s]) & set(recorded.values[s]))
         a = np.array([raw.values[s][k] for k in keys])
         b = np.array([recorded.values[s][k] for k in keys])
-        parts.append(f"{s} {np.mean(np.isclose(a, b, rtol=0.05, equal_nan=True)):.1%}")
+        close = np.isclose(a, b, rtol=0.05, equal_nan=True)
+        parts.append(f"{s} {np.mean(close):.1%}")
+        bad = np.flatnonzero(~close)[:2]
+        if len(bad):
+            parts[-1] += " (e.g. " + ", ".join(
+                f"{'/'.join(keys[i])} {a[i]:.4g} vs {b[i]:.4g}" for i in bad) + ")"
     print("recorded vs raw, share of ISVCs within 5 %: " + ", ".join(parts))
     if keda is not None:
         keys = sorted(set(raw.values["kv_cache"]) & set(keda))

@@ -51,10 +51,10 @@ RECORDINGS: Mapping[str, Recording] = {
     "cpu": Recording("isvc:container_cpu_usage_seconds:rate1m_ratio_requests", "whole"),
     "replicas": Recording("isvc:vllm_pods:count", "whole"),
     "requests": Recording("isvc:vllm_request_success:rate1m", "whole"),
-    # signals of policy v2, used when DEFAULT_TEMPLATES defines them
+    # signals of policy v2, used when DEFAULT_TEMPLATES defines them (`spec_replicas`, one
+    # kube-state-metrics series per Deployment, is cheap raw and keeps its raw query)
     "inflight": Recording("isvc:vllm_num_requests_inflight:per_replica", "whole"),
     "prompt_throughput": Recording("isvc:vllm_prompt_tokens:rate1m_per_replica", "whole"),
-    "spec_replicas": Recording("isvc:kube_deployment_spec_replicas:sum", "whole"),
 }
 """Signal name → its recording; keyed by signal, applied only to signals DEFAULT_TEMPLATES has."""
 

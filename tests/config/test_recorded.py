@@ -55,8 +55,17 @@ def test_rule_expression_is_the_raw_query_or_its_inner_aggregation(signal: str) 
 def test_rules_follow_the_identity_labels(signal: str) -> None:
     rule = next(r for r in recording_rules(namespace_label="ns", isvc_label="svc")
                 if r.signal == signal)
-    assert "by (ns, svc" in rule.expr and "namespace" not in rule.expr.replace(
-        "namespace_", "")
+    assert rule.expr == render_query(
+        recording_rules_template(signal), namespace_label="ns", isvc_label="svc")
+    assert re.search(r"\bns\b", rule.expr) and re.search(r"\bsvc\b", rule.expr)
+
+
+def recording_rules_template(signal: str) -> str:
+    """The part of the signal's template its rule records (the whole, or the histogram's
+    inner aggregation)."""
+    template = DEFAULT_TEMPLATES[signal]
+    m = re.fullmatch(r"histogram_quantile\([0-9.]+, (.*)\)", template, re.DOTALL)
+    return m.group(1) if m and RECORDINGS[signal].shape == "histogram" else template
 
 
 def test_a_signal_without_a_recording_keeps_its_raw_query() -> None:
