@@ -9,9 +9,12 @@ so queries and rules cannot drift. A signal without an entry here, or whose temp
 have the shape its entry expects, keeps its raw query.
 
 Two shapes (`Recording.shape`):
-* "histogram": the template is `histogram_quantile(q, AGG)`; the rule records AGG (the per-ISVC
+* "histogram": the template is `histogram_quantile(q, AGG)`; one rule records AGG (the per-ISVC
   bucket rates, e.g. `isvc:vllm_time_to_first_token_seconds_bucket:rate1m`, still carrying
-  `le`, so any quantile can be read from it) and the query becomes `histogram_quantile(q, record)`.
+  `le`, so dashboards can read any quantile from it), a second one, in the same group (so at
+  the same timestamp), the quantile over it (`isvc:vllm_time_to_first_token_seconds:p99_rate1m`),
+  and the query is that series: at 10,000 ISVCs, `histogram_quantile` over the 230,000 recorded
+  bucket series alone took ~2 s of a 2-core machine (docs/benchmarks.md).
 * "whole": the rule records the whole per-ISVC result; the query is the recorded series itself.
 
 Names follow Prometheus' `level:metric:operations` convention (level `isvc`: one series per
@@ -63,24 +66,32 @@ _QUANTILE = re.compile(r"\s*histogram_quantile\(\s*([0-9.eE+-]+)\s*,\s*(.*)\)\s*
 
 @dataclass(frozen=True)
 class RecordingRule:
-    """One rule: the signal it serves, the series it records and its (rendered) expression."""
+    """One rule: the signal it serves, the series it records, its expression, and the raw
+    query (rendered, no recorded series in it) whose value it records."""
 
     signal: str
     record: str
     expr: str
+    raw: str
 
 
-def _split(signal: str, template: str) -> tuple[str, str] | None:
-    """(rule expression template, recorded query) for `signal`, None if it has no recording."""
+def _split(signal: str, template: str) -> list[tuple[str, str, str]] | None:
+    """[(record, expression template, raw template)] for `signal`, the recorded query last;
+    None if it has no recording (or its template has not the expected shape)."""
     rec = RECORDINGS.get(signal)
     if rec is None or not template:
         return None
     if rec.shape == "whole":
-        return template, rec.record
+        return [(rec.record, template, template)]
     match = _QUANTILE.fullmatch(template)
     if rec.shape != "histogram" or match is None or not _balanced(match.group(2)):
         return None
-    return match.group(2).strip(), f"histogram_quantile({match.group(1)}, {rec.record})"
+    q, inner = match.group(1), match.group(2).strip()
+    level, metric, ops = rec.record.split(":")
+    quantile = f"{level}:{metric.removesuffix('_bucket')}:p{float(q) * 100:g}_{ops}".replace(
+        ".", "_")
+    return [(rec.record, inner, inner),
+            (quantile, f"histogram_quantile({q}, {rec.record})", template)]
 
 
 def _balanced(expr: str) -> bool:
@@ -99,7 +110,7 @@ def recorded_templates(templates: Mapping[str, str] = DEFAULT_TEMPLATES) -> dict
     for signal, template in templates.items():
         split = _split(signal, template)
         if split is not None:
-            out[signal] = split[1]
+            out[signal] = split[-1][0]
     return out
 
 
@@ -107,12 +118,12 @@ def recording_rules(
     templates: Mapping[str, str] = DEFAULT_TEMPLATES, *, namespace_label: str = "namespace",
     isvc_label: str = "isvc", rate_window: str = DEFAULT_RATE_WINDOW,
 ) -> tuple[RecordingRule, ...]:
-    """One rule per recorded signal, in the templates' order, rendered with the label names."""
-    rules = []
-    for signal, template in templates.items():
-        split = _split(signal, template)
-        if split is not None:
-            expr = render_query(split[0], namespace_label=namespace_label,
-                                isvc_label=isvc_label, rate_window=rate_window)
-            rules.append(RecordingRule(signal, RECORDINGS[signal].record, expr))
-    return tuple(rules)
+    """The rules of every recorded signal, in the templates' order (a signal's rules in
+    dependency order), rendered with the label names."""
+    def render(t: str) -> str:
+        return render_query(t, namespace_label=namespace_label, isvc_label=isvc_label,
+                            rate_window=rate_window)
+
+    return tuple(RecordingRule(signal, record, render(expr), render(raw))
+                 for signal, template in templates.items()
+                 for record, expr, raw in _split(signal, template) or ())

@@ -18,37 +18,38 @@ RECORDED = sorted(s for s in SIGNALS if s in RECORDINGS and DEFAULT_TEMPLATES[s]
 NAME = re.compile(r"isvc:[a-z][a-z0-9_]*:[a-z0-9_]+")
 
 
-def test_latency_buckets_are_recorded_per_isvc() -> None:
-    rules = {r.signal: r for r in recording_rules()}
-    assert rules["latency_p99"].record == "isvc:vllm_time_to_first_token_seconds_bucket:rate1m"
-    assert rules["latency_p99"].expr == (
+def test_latency_buckets_and_their_p99_are_recorded_per_isvc() -> None:
+    buckets, p99 = [r for r in recording_rules() if r.signal == "latency_p99"]
+    assert buckets.record == "isvc:vllm_time_to_first_token_seconds_bucket:rate1m"
+    assert buckets.expr == buckets.raw == (
         'sum by (namespace, isvc, le) (rate({__name__=~"vllm[:_]time_to_first_token_seconds_'
         'bucket"}[1m]))')
-    assert recorded_templates()["latency_p99"] == (
-        "histogram_quantile(0.99, isvc:vllm_time_to_first_token_seconds_bucket:rate1m)")
+    assert p99.record == "isvc:vllm_time_to_first_token_seconds:p99_rate1m"
+    assert p99.expr == f"histogram_quantile(0.99, {buckets.record})"
+    assert p99.raw == default_queries()["latency_p99"]
+    assert recorded_templates()["latency_p99"] == p99.record
 
 
 @pytest.mark.parametrize("signal", SIGNALS, ids=SIGNALS)
 def test_recorded_query_reads_its_rule_or_falls_back_to_raw(signal: str) -> None:
     recorded = parse_config("signal_queries: recorded").queries[signal]
-    rules = {r.signal: r for r in recording_rules()}
+    rules = {r.signal: r for r in recording_rules()}  # the last rule of a signal is read
     if signal in rules:
-        assert rules[signal].record in recorded
-        assert "__name__" not in recorded and "rate(" not in recorded
+        assert recorded == rules[signal].record
+        assert rules[signal].raw == default_queries()[signal]
     else:
         assert recorded == default_queries()[signal]
 
 
 @pytest.mark.parametrize("signal", RECORDED, ids=RECORDED)
 def test_rule_expression_is_the_raw_query_or_its_inner_aggregation(signal: str) -> None:
-    rule = next(r for r in recording_rules() if r.signal == signal)
-    raw = render_query(DEFAULT_TEMPLATES[signal], namespace_label="namespace",
-                       isvc_label="isvc")
-    assert NAME.fullmatch(rule.record), rule.record
-    assert rule.expr in raw
-    assert raw == rule.expr or raw.startswith("histogram_quantile(")
-    if "vllm" in raw:  # both metric spellings (DESIGN §2)
-        assert "vllm[:_]" in rule.expr
+    raw = default_queries()[signal]
+    for rule in (r for r in recording_rules() if r.signal == signal):
+        assert NAME.fullmatch(rule.record), rule.record
+        assert rule.raw in raw
+        assert rule.expr == rule.raw or rule.expr.startswith("histogram_quantile(")
+        if "vllm" in rule.raw:  # both metric spellings (DESIGN §2)
+            assert "vllm[:_]" in rule.raw
 
 
 @pytest.mark.parametrize("signal", RECORDED, ids=RECORDED)
@@ -56,13 +57,13 @@ def test_rules_follow_the_identity_labels(signal: str) -> None:
     rule = next(r for r in recording_rules(namespace_label="ns", isvc_label="svc")
                 if r.signal == signal)
     assert rule.expr == render_query(
-        recording_rules_template(signal), namespace_label="ns", isvc_label="svc")
+        _recorded_part(signal), namespace_label="ns", isvc_label="svc")
     assert re.search(r"\bns\b", rule.expr) and re.search(r"\bsvc\b", rule.expr)
 
 
-def recording_rules_template(signal: str) -> str:
-    """The part of the signal's template its rule records (the whole, or the histogram's
-    inner aggregation)."""
+def _recorded_part(signal: str) -> str:
+    """The part of the signal's template its first rule records (the whole, or the
+    histogram's inner aggregation)."""
     template = DEFAULT_TEMPLATES[signal]
     m = re.fullmatch(r"histogram_quantile\([0-9.]+, (.*)\)", template, re.DOTALL)
     return m.group(1) if m and RECORDINGS[signal].shape == "histogram" else template
@@ -75,6 +76,10 @@ def test_a_signal_without_a_recording_keeps_its_raw_query() -> None:
     assert out["custom_signal"] == templates["custom_signal"]
     assert out["latency_p99"] == templates["latency_p99"]
     assert {r.signal for r in recording_rules(templates)} == set(RECORDED) - {"latency_p99"}
+    q95 = {**DEFAULT_TEMPLATES,
+           "latency_p99": DEFAULT_TEMPLATES["latency_p99"].replace("(0.99,", "(0.995,")}
+    assert recorded_templates(q95)["latency_p99"] == (
+        "isvc:vllm_time_to_first_token_seconds:p99_5_rate1m")
 
 
 def test_user_query_overrides_the_recorded_default() -> None:

@@ -154,15 +154,16 @@ def _labelled(text: str, extra: str, scale: float) -> str:
 RECORDING_RULES = recording_rules()
 
 
-@pytest.mark.parametrize("rule", RECORDING_RULES, ids=[r.signal for r in RECORDING_RULES])
+@pytest.mark.parametrize("rule", RECORDING_RULES, ids=[r.record for r in RECORDING_RULES])
 def test_recording_rule_equals_its_raw_query_under_promtool(rule: RecordingRule,
                                                             tmp_path: Path) -> None:
     """Per ISVC (and `le`), the recorded series is exactly the signal's raw query at the rule's
-    evaluation time, on input that has data for it (an empty raw query fails: 1 expected)."""
-    raw = f"({rule.expr})"
+    evaluation time (NaN where it is NaN), on input that has data for it (an empty raw query
+    fails: 1 expected)."""
+    rec, raw = rule.record, f"({rule.raw})"
+    same = f"({rec} == {raw}) or (({rec} != {rec}) and ({raw} != {raw}))"
     tests = [{"expr": expr, "eval_time": "5m", "exp_samples": [{"labels": "{}", "value": 1}]}
-             for expr in (f"count({rule.record} == {raw}) / count({raw})",
-                          f"count({rule.record}) / count({raw})")]
+             for expr in (f"count({same}) / count({raw})", f"count({rec}) / count({raw})")]
     doc = {"rule_files": [str(RULES)], "evaluation_interval": "15s",
            "tests": [{"name": f"{rule.record} = raw {rule.signal}", "interval": "15s",
                       "input_series": _input_series(15.0, 24), "promql_expr_test": tests}]}
