@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import multiprocessing as mp
 import os
@@ -115,8 +116,10 @@ def run_size(n: int, args: argparse.Namespace) -> bool:
         prom.wait_until(lambda: rule_costs(prom.url)[1] >= 2, timeout_s=120,
                         what="two evaluations of the recording rules")
         raw, recorded, rule_s = asyncio.run(engine_cycles(prom.url, args.cycles))
+        per_rule = rule_breakdown(prom.url)
         keda = keda_cycle(prom.url, keys, args.keda_workers) if n <= args.keda_max else None
     report(args, n, raw, recorded, rule_s, keda)
+    print("  per rule (last evaluation): " + ", ".join(f"{r} {t:.3f} s" for r, t in per_rule))
     check_same(raw, recorded, keda[2] if keda else None)
     return recorded.queries == len(SIGNAL_NAMES) and statistics.median(recorded.times) <= 1.0
 
@@ -161,6 +164,14 @@ def _serve_fleet(n: int, shards: int, conn: Connection) -> None:
     with fleet.serve(shards=shards) as server:
         conn.send((server.addresses, fleet.isvc_keys()))
         conn.recv()
+
+
+def rule_breakdown(url: str) -> list[tuple[str, float]]:
+    """(record, evaluationTime s) of each rule of the recording group (/api/v1/rules)."""
+    with urllib.request.urlopen(url + "/api/v1/rules?type=record", timeout=10) as r:
+        groups = json.load(r)["data"]["groups"]
+    return [(rule["name"], float(rule.get("evaluationTime", math.nan)))
+            for g in groups if g["name"] == RECORDING_GROUP for rule in g["rules"]]
 
 
 async def engine_cycles(url: str, cycles: int) -> tuple[Cycles, Cycles, list[float]]:

@@ -16,6 +16,8 @@ from typing import Any
 from scaler.config.queries import DEFAULT_TEMPLATES
 from scaler.config.recorded import RECORDING_GROUP, RECORDING_INTERVAL, recording_rules
 
+_GROUP = f'rule_group=~".*;{RECORDING_GROUP}"'
+
 ALERT_GROUP = "isvc-scaler.alerts"
 DEFAULT_JOB = "isvc-scaler"
 """`job` label of the scaler's own metrics (the ServiceMonitor of deploy/base: the Service)."""
@@ -60,6 +62,13 @@ ALERTS: tuple[Alert, ...] = (
           "isvc-scaler rejected a policy.yaml reload",
           "{{ $labels.instance }} rejected a changed policy.yaml in the last 15 minutes and "
           "keeps the last good config."),
+    Alert("IsvcScalerRecordingRulesSlow",
+          f"prometheus_rule_group_last_duration_seconds{{{_GROUP}}} > 0.8 * "
+          f"prometheus_rule_group_interval_seconds{{{_GROUP}}}", "15m", "warning",
+          "isvc-scaler recording rules use most of their interval",
+          "Prometheus {{ $labels.instance }} needs more than 80 % of the interval to evaluate "
+          "the recording rules of isvc-scaler: recorded signals lag, and iterations will be "
+          "missed."),
     Alert("IsvcAtMaxReplicas",
           "min by (namespace, isvc) ((isvc_scaler_desired_replicas{$job} "
           ">= isvc_scaler_max_replicas{$job}) and (isvc_scaler_pressure{$job} > 1))",

@@ -97,6 +97,7 @@ def test_rule_groups_hold_every_recording_and_alert_once() -> None:
     assert records == [r.record for r in recording_rules()]
     assert len(set(records)) == len(records)
     assert [r["alert"] for r in alerts["rules"]] == [a.name for a in ALERTS]
-    for rule in alerts["rules"]:
-        assert "$job" not in rule["expr"] and 'job="isvc-scaler"' in rule["expr"]
+    for rule, alert in zip(alerts["rules"], ALERTS, strict=True):
+        assert "$job" not in rule["expr"]
+        assert ('job="isvc-scaler"' in rule["expr"]) == ("$job" in alert.expr)
         assert rule["annotations"]["runbook_url"].endswith("#" + rule["alert"].lower())
