@@ -62,6 +62,7 @@ PER_ISVC = {  # what a ScaledObject's prometheus trigger would hold, one ISVC ea
     "replicas": "count(group by (pod, instance) ({" + KV + "," + ID + "}))",
     "requests": 'sum(rate({__name__=~"vllm[:_]request_success_total",' + ID + "}[1m]))",
 }
+Key = tuple[str, str]
 RULES = Path(__file__).resolve().parent.parent / "deploy" / "monitoring" / "isvc-scaler.rules.yaml"
 CONFIG = """\
 prometheus: {{url: "{url}", timeout: 30s}}
@@ -99,8 +100,7 @@ class Cycles:
     fetch: list[float]
     per_signal: dict[str, float]
     queries: float
-    isvcs: int
-    values: dict[str, dict[tuple[str, str], float]]
+    values: dict[str, dict[Key, float]]
 
 
 def run_size(n: int, args: argparse.Namespace) -> bool:
@@ -116,34 +116,27 @@ def run_size(n: int, args: argparse.Namespace) -> bool:
         prom.wait_until(lambda: rule_costs(prom.url)[1] >= 2, timeout_s=120,
                         what="two evaluations of the recording rules")
         raw, recorded, rule_s = asyncio.run(engine_cycles(prom.url, args.cycles))
-        per_rule = rule_breakdown(prom.url)
+        print("  per rule (last evaluation): " + ", ".join(
+            f"{r} {t:.3f} s" for r, t in rule_breakdown(prom.url)))
         keda = keda_cycle(prom.url, keys, args.keda_workers) if n <= args.keda_max else None
     report(args, n, raw, recorded, rule_s, keda)
-    print("  per rule (last evaluation): " + ", ".join(f"{r} {t:.3f} s" for r, t in per_rule))
     check_same(raw, recorded, keda[2] if keda else None)
     return recorded.queries == len(SIGNAL_NAMES) and statistics.median(recorded.times) <= 1.0
 
 
 def rule_costs(url: str) -> tuple[float, int]:
     """(last duration of the recording group in s, evaluations so far) from Prometheus' own
-    /metrics (`prometheus_rule_group_last_duration_seconds`)."""
+    /metrics (`prometheus_rule_group_last_duration_seconds`, `..._iterations_total`)."""
     with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
         text = r.read().decode()
-    group = re.escape(f';{RECORDING_GROUP}"')
-
-    def value(name: str) -> float:
-        m = re.search(rf"^{name}{{rule_group=\"[^\"]*{group}}} (\S+)$", text, re.M)
-        return float(m.group(1)) if m else math.nan
-
-    evaluations = value("prometheus_rule_group_iterations_total")
-    return value("prometheus_rule_group_last_duration_seconds"), int(
-        0 if math.isnan(evaluations) else evaluations)
+    found = dict(re.findall(r"^prometheus_rule_group_(last_duration_seconds|iterations_total)"
+                            rf'{{rule_group="[^"]*;{RECORDING_GROUP}"}} (\S+)$', text, re.M))
+    return float(found.get("last_duration_seconds", "nan")), int(
+        float(found.get("iterations_total", "0")))
 
 
 @contextlib.contextmanager
-def fleet_process(
-    n: int, *, shards: int,
-) -> Iterator[tuple[list[ScrapeTarget], list[tuple[str, str]]]]:
+def fleet_process(n: int, *, shards: int) -> Iterator[tuple[list[ScrapeTarget], list[Key]]]:
     """The synthetic exporters in a child process, so rendering 2,000 ISVCs per scrape does not
     compete for this process' GIL with the engine being measured."""
     parent, child = mp.Pipe()
@@ -211,8 +204,7 @@ def _summary(mode: str, times: list[float], engine: Engine, source: TimedSource,
     assert engine.last is not None
     values = {s: dict(zip(engine.last.keys, engine.last.frame.column(s).tolist(), strict=True))
               for s in SIGNAL_NAMES}
-    return Cycles(mode, times, source.seconds, per_signal, queries / cycles,
-                  len(engine.last.keys), values)
+    return Cycles(mode, times, source.seconds, per_signal, queries / cycles, values)
 
 
 class TimedSource:
@@ -232,16 +224,14 @@ class TimedSource:
         return await self.inner.fetch_range(start_s=start_s, end_s=end_s, step_s=step_s)
 
 
-def keda_cycle(
-    url: str, keys: list[tuple[str, str]], workers: int,
-) -> tuple[float, int, dict[tuple[str, str], float]]:
+def keda_cycle(url: str, keys: list[Key], workers: int) -> tuple[float, int, dict[Key, float]]:
     config = parse_config(CONFIG.format(url=url, mode="raw"))
     client = PromClient(config.prometheus, pool_size=workers)
     at = align_tick(time.time() - 1, 1.0)
     jobs = [(key, s, Template(q).substitute(ns=key[0], name=key[1])) for key in keys
             for s, q in PER_ISVC.items()]
 
-    def one(job: tuple[tuple[str, str], str, str]) -> tuple[tuple[str, str], str, float]:
+    def one(job: tuple[Key, str, str]) -> tuple[Key, str, float]:
         key, signal, q = job
         result = client.query(q, time_s=at)
         value = float(result[0]["value"][1]) if result else math.nan
@@ -257,8 +247,7 @@ def keda_cycle(
 
 
 def report(args: argparse.Namespace, n: int, raw: Cycles, recorded: Cycles,
-           rule_s: list[float], keda: tuple[float, int, dict[tuple[str, str], float]] | None,
-           ) -> None:
+           rule_s: list[float], keda: tuple[float, int, dict[Key, float]] | None) -> None:
     print(f"\nengine_cycle: {n} ISVCs (1 pod each), real Prometheus (scrape "
           f"{args.scrape_interval:g} s, 4 targets, recording rules loaded), "
           f"{len(SIGNAL_NAMES)} signals, {args.cycles} cycles per mode; load average "
@@ -290,8 +279,7 @@ def report(args: argparse.Namespace, n: int, raw: Cycles, recorded: Cycles,
     print(f"target (recorded: queries = {len(SIGNAL_NAMES)}, cycle ≤ 1 s): {target}")
 
 
-def check_same(raw: Cycles, recorded: Cycles,
-               keda: dict[tuple[str, str], float] | None) -> None:
+def check_same(raw: Cycles, recorded: Cycles, keda: dict[Key, float] | None) -> None:
     """Recorded signals agree with raw ones (rates within 5 %: the rules lag ≤ 15 s)."""
     parts = []
     for s in SIGNAL_NAMES:
