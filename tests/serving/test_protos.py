@@ -11,7 +11,7 @@ import pytest
 
 from scaler._proto import externalscaler_pb2 as pb
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generator():  # type: ignore[no-untyped-def]
