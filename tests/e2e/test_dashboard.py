@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from scaler.config.recorded import recording_rules
-from scaler.devtools import FleetServer, PrometheusProcess, ScrapeTarget
+from scaler.devtools import FleetServer, PrometheusProcess, ScrapeTarget, TextExporter
 from tests.e2e.harness import REPO, ServeProcess, wait_until, write_policy
 
 MONITORING = REPO / "deploy" / "monitoring"
@@ -83,15 +83,21 @@ def test_dashboard_structure() -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(fleet_server: FleetServer, tmp_path_factory: pytest.TempPathFactory,
+def stack(fleet_server: FleetServer, fixture_exporters: dict[str, TextExporter],
+          tmp_path_factory: pytest.TempPathFactory,
           ) -> Iterator[tuple[PrometheusProcess, ServeProcess]]:
-    """Prometheus (fleet + recording rules) → scaler serve (recorded queries) → scraped back."""
+    """Prometheus (fleet, real-exporter fixtures, recording rules) → scaler serve (recorded
+    queries) → scraped back by the same Prometheus."""
     tmp = tmp_path_factory.mktemp("dashboard")
-    with PrometheusProcess(fleet_server.targets(), scrape_interval_s=1.0,
+    sources = [*fleet_server.targets()] + [
+        e.target(job=f"fixture-{name}",
+                 **({} if name == "k8s" else {"namespace": "llm", "isvc": name}))
+        for name, e in fixture_exporters.items()]
+    with PrometheusProcess(sources, scrape_interval_s=1.0,
                            rule_files=[MONITORING / "isvc-scaler.rules.yaml"]) as prom:
         config = write_policy(tmp, POLICY.format(url=prom.url))
         with ServeProcess(config, log_path=tmp / "serve.log", warm_start_timeout_s=30) as serve:
-            prom.set_targets([*fleet_server.targets(),
+            prom.set_targets([*sources,
                               ScrapeTarget(f"127.0.0.1:{serve.http_port}", job="isvc-scaler")])
             serve.wait_ready(timeout_s=90)
             yield prom, serve
