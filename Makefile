@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DURATION ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck layers unit deps prometheus kubectl protos bench bench-deps clean
+.PHONY: demo test lint typecheck layers unit deps prometheus kubectl protos monitoring bench bench-deps clean
 
 deps: $(STAMP) prometheus kubectl
 
@@ -29,6 +29,10 @@ kubectl:
 
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
+
+# PrometheusRule, rules file and Grafana dashboard of deploy/monitoring/, from the code
+monitoring: $(STAMP)
+	$(BIN)/python scripts/gen_monitoring.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check scaler tests benchmarks scripts

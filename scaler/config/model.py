@@ -111,6 +111,9 @@ TOP_KEYS: tuple[Key, ...] = (
         "label holding the ISVC's namespace in every signal series"),
     Key("labels.isvc", "isvc_label", "isvc", "label", "label name",
         "label holding the ISVC's name in every signal series"),
+    Key("signal_queries", "signal_queries", "raw", "choice", "raw or recorded",
+        "`recorded`: default signal queries read the series of the recording rules in "
+        "deploy/monitoring/ (install them first); `raw`: they aggregate the pod series"),
 )
 """Top-level keys with defaults (documentation table; the dataclasses below use the same)."""
 
@@ -194,6 +197,7 @@ class Config:
     stale_after_s: float = math.nan
     namespace_label: str = _TOP["namespace_label"]
     isvc_label: str = _TOP["isvc_label"]
+    signal_queries: str = _TOP["signal_queries"]
     queries: Mapping[str, str] = field(default_factory=default_queries)
     kinds: Mapping[str, str] = field(default_factory=default_kinds)
     policies: Mapping[str, PolicySpec] = field(default_factory=_default_policies)

@@ -15,12 +15,17 @@ import yaml
 from scaler.config.checks import GT0, Errors, duration
 from scaler.config.model import Config, FrozenMap
 from scaler.config.policies import parse_isvcs, parse_policies
-from scaler.config.sections import parse_labels, parse_prometheus, parse_signals
+from scaler.config.sections import (
+    parse_labels,
+    parse_prometheus,
+    parse_signal_queries,
+    parse_signals,
+)
 from scaler.durations import format_duration
 from scaler.errors import ConfigError
 
 TOP_LEVEL_KEYS = ("prometheus", "interval", "stale_after", "labels", "signals", "policies",
-                  "isvcs", "simulation")
+                  "isvcs", "simulation", "signal_queries")
 
 
 def parse_config(text: str, *, source: str = "<string>") -> Config:
@@ -50,19 +55,22 @@ def _build(top: Mapping[Any, Any], errors: Errors, *, source: str, digest: str) 
                    f"≥ interval ({format_duration(interval_s)})")
     prometheus = parse_prometheus(top.get("prometheus"), errors)
     labels = parse_labels(top.get("labels"), errors)
-    queries, kinds = parse_signals(top.get("signals"), labels, errors)
+    mode = parse_signal_queries(top.get("signal_queries"), errors)
+    queries, kinds = parse_signals(top.get("signals"), labels, errors, mode)
     policies = parse_policies(top.get("policies"), errors, signals=tuple(kinds))
     declared = top["policies"] if isinstance(top.get("policies"), Mapping) else {}
     isvcs = parse_isvcs(top.get("isvcs"), policies, errors, declared=list(declared),
                         signals=tuple(kinds))
     simulation = errors.mapping(top.get("simulation"), "simulation")
-    if errors or None in (interval_s, prometheus, labels, simulation):
+    if errors or None in (interval_s, prometheus, labels, simulation, mode):
         return None
     assert interval_s is not None and labels is not None and prometheus is not None
+    assert mode is not None
     return Config(
         prometheus=prometheus, interval_s=interval_s,
         stale_after_s=3.0 * interval_s if stale_after_s is None else stale_after_s,
-        namespace_label=labels[0], isvc_label=labels[1], queries=queries, kinds=kinds,
+        namespace_label=labels[0], isvc_label=labels[1], signal_queries=mode, queries=queries,
+        kinds=kinds,
         policies=policies,
         isvcs=isvcs, simulation=FrozenMap(simulation), source=source, digest=digest)
 

@@ -25,6 +25,7 @@ from scaler.config.queries import (
     missing_identity_labels,
     render_query,
 )
+from scaler.config.recorded import SIGNAL_QUERY_MODES, recorded_templates
 from scaler.policy import KINDS, default_kind
 
 PROMETHEUS_KEYS = ("url", "timeout", "headers", "bearer_token_file", "basic_auth", "tls",
@@ -152,19 +153,30 @@ def parse_labels(raw: object, errors: Errors) -> tuple[str, str] | None:
     return section["namespace"], section["isvc"]
 
 
+def parse_signal_queries(raw: object, errors: Errors) -> str | None:
+    """`signal_queries:` → "raw" (default) or "recorded" (None after recording an error)."""
+    if raw is None:
+        return _TOP["signal_queries"]
+    if raw not in SIGNAL_QUERY_MODES:
+        errors.bad("signal_queries", raw, f"one of {', '.join(SIGNAL_QUERY_MODES)}")
+        return None
+    return str(raw)
+
+
 _SIGNAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
-def parse_signals(raw: object, labels: tuple[str, str] | None,
-                  errors: Errors) -> tuple[dict[str, str], dict[str, str]]:
+def parse_signals(raw: object, labels: tuple[str, str] | None, errors: Errors,
+                  mode: str | None = "raw") -> tuple[dict[str, str], dict[str, str]]:
     """`signals:` → (rendered PromQL per signal, kind per pressure signal); "" disables one.
 
     A default signal may override its `query` and (pressure signals) its `kind`; a new signal
     needs both, e.g. `queue_time: {query: '...', kind: latency}`. Each non-empty query must
-    mention both identity labels (checked only when `labels` is valid).
+    mention both identity labels (checked only when `labels` is valid). With `mode`
+    "recorded", the defaults read the recorded series (scaler.config.recorded).
     """
     section = errors.mapping(raw, "signals") or {}
-    templates = dict(DEFAULT_TEMPLATES)
+    templates = recorded_templates() if mode == "recorded" else dict(DEFAULT_TEMPLATES)
     kinds = {name: default_kind(name) for name in PRESSURE_SIGNALS}
     for name, body in section.items():
         path = join("signals", name)

@@ -58,6 +58,7 @@ class PrometheusProcess:
         binary: str = DEFAULT_BINARY, lookback_delta_s: float | None = None,
         port: int | None = None, extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None, nice: int = 0,
+        rule_files: Sequence[str | Path] = (),
     ) -> None:
         if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
             raise FileNotFoundError(f"prometheus binary not found at {binary} "
@@ -74,6 +75,7 @@ class PrometheusProcess:
         self.config_path = self.dir / "prometheus.yml"
         self.log_path = self.dir / "prometheus.log"
         self._targets = tuple(targets)
+        self.rule_files = tuple(str(Path(f).resolve()) for f in rule_files)
         self._proc: subprocess.Popen[bytes] | None = None
         self._write_config()
 
@@ -215,6 +217,8 @@ class PrometheusProcess:
                        "evaluation_interval": interval},
             "scrape_configs": jobs,
         }
+        if self.rule_files:
+            config["rule_files"] = list(self.rule_files)
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_text(yaml.safe_dump(config, sort_keys=False))
         tmp.replace(self.config_path)

@@ -70,7 +70,11 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("policy-not-mapping", "policies: {p: 3}", [f"{P} = 3, must be a mapping"]),
     ("top-key-unknown", "foo: 1",
      ["foo: unknown key (expected one of: prometheus, interval, stale_after, labels, signals, "
-      "policies, isvcs, simulation)"]),
+      "policies, isvcs, simulation, signal_queries)"]),
+    ("signal-queries-unknown", "signal_queries: fast",
+     ["signal_queries = fast, must be one of raw, recorded"]),
+    ("signal-queries-not-string", "signal_queries: [recorded]",
+     ['signal_queries = ["recorded"], must be one of raw, recorded']),
     ("top-key-typo", "intervall: 15s", ['intervall: unknown key, did you mean "interval"?']),
     ("top-list", "- 1\n- 2\n", ["(top level) = [1, 2], must be a mapping"]),
     ("interval-zero", "interval: 0", ["interval = 0, must be > 0"]),
