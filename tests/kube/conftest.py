@@ -3,7 +3,6 @@ kubeconfig for the real client, object builders and an event wait with generous 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from scaler.config import Config, parse_config
 from scaler.kube import KubeOptions, Kubernetes, LeaseTiming, WatchTiming
+from tests.e2e.harness import wait_until
 
 from .apiserver import ApiServer
 
@@ -33,15 +33,12 @@ policies:
 
 def wait_for(predicate: Callable[[], Any], *, timeout_s: float = DEADLINE_S,
              what: str = "condition") -> Any:
-    """Poll `predicate` until truthy (returned) or fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g}s waiting for {what}")
-        time.sleep(0.01)
+    """Poll `predicate` until truthy (returned) or fail after `timeout_s` (the e2e harness's
+    wait_until, failing the test instead of raising)."""
+    try:
+        return wait_until(predicate, timeout_s=timeout_s, what=what, poll_s=0.01)
+    except TimeoutError as e:
+        pytest.fail(f"timed out: {e}")
 
 
 def isvc(ns: str, name: str, annotations: dict[str, str] | None = None, *,
