@@ -76,9 +76,11 @@ class _Scratch:
             for name in ("ideal", "up", "down", "r", "low", "held", "raised", "desired", "tmp",
                          "lat")
         }
-        self.buffers.update({name: np.empty(m, np.bool_) for name in ("b1", "b2", "b3", "nan")})
+        self.buffers.update({name: np.empty(m, np.bool_)
+                             for name in ("b1", "b2", "b3", "nan", "g1", "g2")})
         self.buffers.update({name: np.empty(m, np.uint8) for name in ("score", "u8")})
-        self.buffers.update({name: np.empty(m, np.uint16) for name in ("u16a", "u16b", "u16c")})
+        self.buffers.update({name: np.empty(m, np.uint16)
+                             for name in ("u16a", "u16b", "u16c", "cnt")})
         self.buffers["one"] = np.ones(m)
         self.buffers["sat"] = np.full(m, SATURATE)
         self.buffers["cap"] = np.full(m, POW2_CAP)
@@ -278,23 +280,30 @@ class _Chunk:
         guard.apply (same results: the oracle test runs both paths)."""
         sl, b, c, r = self.sl, self.b, self.c, self.b["r"]
         old = holder.old
-        idle = (old.phase[sl] == 0) & (old.start[sl] == 0)
+        idle, high, cnt = b["g1"], b["g2"], b["cnt"]
+        np.equal(old.phase[sl], 0, out=idle)
+        np.logical_and(idle, old.start[sl] == 0, out=idle)
         if spec is not None:
-            idle &= ~(spec[sl] > c)
-        high = self.lat_p > self.p["up_threshold"]
-        counting = high & idle & (r <= c)
-        count = np.where(counting, old.count[sl].astype(np.int64) + 1, 0)
-        due = np.flatnonzero(counting & (count >= params.sustain_ticks[sl]))
+            np.logical_and(idle, ~(spec[sl] > c), out=idle)
+        np.greater(self.lat_p, self.p["up_threshold"], out=high)
+        np.logical_and(high, idle, out=high)  # high and handled here
+        counting = b["b3"]
+        np.less_equal(r, c, out=counting)
+        np.logical_and(counting, high, out=counting)
+        np.minimum(old.count[sl], guard.U16_MAX - 1, out=cnt)
+        np.add(cnt, 1, out=cnt)
+        np.multiply(cnt, counting, out=cnt)  # count + 1 while counting, else 0
+        due = np.flatnonzero(counting & (cnt >= params.sustain_ticks_u16[sl]))
         if due.size:
             nxt = np.minimum(np.minimum(guard.next_pow2(c[due]), self.p["max_replicas_f"][due]),
                              2.0 * r[due])
             asks = due[nxt > c[due]]
             idle[asks] = False
-        if ((count != old.count[sl]) & idle).any():
-            new = holder.writable().count[sl]
-            np.copyto(new, np.minimum(count, guard.U16_MAX), where=idle, casting="unsafe")
-        np.maximum(r, c, out=b["tmp"])
-        np.copyto(r, b["tmp"], where=high & idle)
+            high[asks] = False
+        if cnt.any() or old.count[sl].any():
+            np.copyto(holder.writable().count[sl], cnt, where=idle)
+        np.multiply(c, high, out=b["tmp"])
+        np.maximum(r, b["tmp"], out=r)  # latency high: no scale-down
         return np.flatnonzero(special & ~idle)
 
     def active(self, requests: np.ndarray | None, out: np.ndarray) -> None:

@@ -254,6 +254,11 @@ class PolicyParams:
         return frozen(window_ticks(self.latency_sustain_window_s, self.interval_s))
 
     @cached_property
+    def sustain_ticks_u16(self) -> np.ndarray:
+        """sustain_ticks as uint16, saturating (the kernel compares it with uint16 counts)."""
+        return frozen(np.minimum(self.sustain_ticks, 65535).astype(np.uint16))
+
+    @cached_property
     def observe_ticks(self) -> np.ndarray:
         """Latency guard: ticks the asked pods must be ready before the step is judged (≥ 1)."""
         return frozen(window_ticks(self.latency_observe_window_s, self.interval_s))
