@@ -16,6 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from scaler.policy.arrays import (
+    broadcast,
+    constant,
+    finite_at_least,
+    first_bad,
+    frozen,
+    vector,
+)
+from scaler.policy.windows import WindowGroups, window_ticks
+
 MAX_REPLICAS_LIMIT = 65534
 """Largest accepted `max_replicas`: the history stores recommendations as uint16 saturating at
 65535, which leaves every decision exact as long as max_replicas < 65535."""
@@ -64,43 +74,7 @@ _FLOAT_FIELDS = (
     "latency_min_improvement",
 )
 _INT_FIELDS = ("min_replicas", "max_replicas")
-_NOT_PRESSURE = ("requests", "replicas")
-
-
-def _first_bad(name: str, values: np.ndarray, bad: np.ndarray, rule: str) -> None:
-    """Raise ValueError naming the parameter and the first index where `bad` holds."""
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name}[{i}] = {values[i].item()!r}, {rule}")
-
-
-def window_ticks(window_s: np.ndarray, interval_s: float) -> np.ndarray:
-    """Window length in ticks, `max(1, ceil(window_s / interval_s))`, as int64 (n,)."""
-    ticks = np.ceil(np.asarray(window_s, dtype=np.float64) / float(interval_s))
-    return np.maximum(ticks, 1.0).astype(np.int64)
-
-
-@dataclass(frozen=True, eq=False)
-class WindowGroups:
-    """ISVCs grouped by window length: group j spans `ticks[j]` ticks; `masks[j]` (uint16,
-    None when all ISVCs share one length) turns a value into the reduction's neutral element
-    outside the group: `value & mask` for a max (mask 0xFFFF in the group, 0 outside),
-    `value | mask` for a min (0 in the group, 0xFFFF outside)."""
-
-    ticks: tuple[int, ...]
-    masks: tuple[np.ndarray | None, ...]
-
-    @classmethod
-    def of(cls, ticks: np.ndarray, *, for_max: bool) -> WindowGroups:
-        """Group the (n,) tick counts of a max (down) or min (up) window."""
-        distinct = tuple(int(t) for t in np.unique(ticks))
-        if len(distinct) <= 1:
-            return cls(distinct or (1,), (None,))
-        inside, outside = (0xFFFF, 0) if for_max else (0, 0xFFFF)
-        masks = tuple(
-            frozen(np.where(ticks == t, inside, outside).astype(np.uint16)) for t in distinct
-        )
-        return cls(distinct, masks)
+_NOT_PRESSURE = ("requests", "replicas", "spec_replicas")
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,33 +133,33 @@ class PolicyParams:
         for name in _FLOAT_FIELDS:
             value = getattr(self, name)
             value = DEFAULTS[name] if value is None else value
-            object.__setattr__(self, name, _vector(name, _broadcast(value, n), n, np.float64))
+            object.__setattr__(self, name, vector(name, broadcast(value, n), n, np.float64))
         for name in _INT_FIELDS:
-            object.__setattr__(self, name, _vector(name, getattr(self, name), n, np.int64))
+            object.__setattr__(self, name, vector(name, getattr(self, name), n, np.int64))
         self._validate()
 
     def _validate(self) -> None:
         for k, name in enumerate(self.signals):
             col = self.targets[:, k]
-            _first_bad(f"targets.{name}", col, ~(np.isnan(col) | (col > 0)), "must be > 0 or NaN")
-            _first_bad(f"targets.{name}", col, np.isinf(col), "must be finite")
-        _finite_at_least("tolerance", self.tolerance, 0.0)
+            first_bad(f"targets.{name}", col, ~(np.isnan(col) | (col > 0)), "must be > 0 or NaN")
+            first_bad(f"targets.{name}", col, np.isinf(col), "must be finite")
+        finite_at_least("tolerance", self.tolerance, 0.0)
         sdu = self.scale_down_utilization
-        _first_bad("scale_down_utilization", sdu, ~((sdu > 0) & (sdu <= 1)), "must be in (0, 1]")
+        first_bad("scale_down_utilization", sdu, ~((sdu > 0) & (sdu <= 1)), "must be in (0, 1]")
         pt = self.panic_threshold
-        _first_bad("panic_threshold", pt, ~(pt > 0), "must be > 0 (inf disables panic)")
-        _finite_at_least("activation_threshold", self.activation_threshold, 0.0)
-        _finite_at_least("scale_up_window_s", self.scale_up_window_s, 0.0)
-        _finite_at_least("scale_down_window_s", self.scale_down_window_s, 0.0)
+        first_bad("panic_threshold", pt, ~(pt > 0), "must be > 0 (inf disables panic)")
+        finite_at_least("activation_threshold", self.activation_threshold, 0.0)
+        finite_at_least("scale_up_window_s", self.scale_up_window_s, 0.0)
+        finite_at_least("scale_down_window_s", self.scale_down_window_s, 0.0)
         for name in ("startup_timeout_s", "latency_sustain_window_s",
                      "latency_observe_window_s"):
-            _finite_at_least(name, getattr(self, name), 0.0)
+            finite_at_least(name, getattr(self, name), 0.0)
         mi = np.asarray(self.latency_min_improvement)
-        _first_bad("latency_min_improvement", mi, ~((mi >= 0) & (mi < 1)), "must be in [0, 1)")
+        first_bad("latency_min_improvement", mi, ~((mi >= 0) & (mi < 1)), "must be in [0, 1)")
         lo, hi = self.min_replicas, self.max_replicas
-        _first_bad("min_replicas", lo, lo < 0, "must be ≥ 0")
-        _first_bad("max_replicas", hi, hi > MAX_REPLICAS_LIMIT, f"must be ≤ {MAX_REPLICAS_LIMIT}")
-        _first_bad("min_replicas", lo, lo > hi, "must be ≤ max_replicas")
+        first_bad("min_replicas", lo, lo < 0, "must be ≥ 0")
+        first_bad("max_replicas", hi, hi > MAX_REPLICAS_LIMIT, f"must be ≤ {MAX_REPLICAS_LIMIT}")
+        first_bad("min_replicas", lo, lo > hi, "must be ≤ max_replicas")
 
     @classmethod
     def uniform(
@@ -210,10 +184,10 @@ class PolicyParams:
         if n < 0:
             raise ValueError(f"n = {n}, must be ≥ 0")
         names = tuple(targets)
-        columns = [_vector(f"targets.{s}", _broadcast(targets[s], n), n, np.float64)
+        columns = [vector(f"targets.{s}", broadcast(targets[s], n), n, np.float64)
                    for s in names]
         matrix = np.stack(columns, axis=1) if columns else np.empty((n, 0))
-        values = {k: _broadcast(overrides.get(k, v), n) for k, v in DEFAULTS.items()}
+        values = {k: broadcast(overrides.get(k, v), n) for k, v in DEFAULTS.items()}
         given = dict(kinds or {})
         unknown_kinds = sorted(set(given) - set(names))
         if unknown_kinds:
@@ -321,7 +295,7 @@ class PolicyParams:
         names = (*_FLOAT_FIELDS, "up_threshold", "min_replicas_f", "max_replicas_f")
         arrays = {name: getattr(self, name) for name in names}
         arrays.update({f"targets.{s}": self.targets[:, k] for k, s in enumerate(self.signals)})
-        return {name: _constant(values) for name, values in arrays.items()}
+        return {name: constant(values) for name, values in arrays.items()}
 
     @cached_property
     def targets_by_signal(self) -> tuple[np.ndarray, ...]:
@@ -330,40 +304,5 @@ class PolicyParams:
                      range(len(self.signals)))
 
 
-def _finite_at_least(name: str, values: np.ndarray, low: float) -> None:
-    _first_bad(name, values, ~(np.isfinite(values) & (values >= low)), f"must be ≥ {low:g}")
-
-
-def _constant(values: np.ndarray) -> float | None:
-    """The value of an array whose elements are all equal (or all NaN), else None."""
-    if values.size == 0:
-        return None
-    first = values[0]
-    same = np.isnan(values).all() if np.isnan(first) else (values == first).all()
-    return float(first) if same else None
-
-
-def frozen(a: np.ndarray) -> np.ndarray:
-    """`a`, made read-only."""
-    a.flags.writeable = False
-    return a
-
-
-def _broadcast(value: Any, n: int) -> np.ndarray:
-    """A scalar or (n,) array-like as a fresh (n,) array (dtype left to `_vector`)."""
-    a = np.asarray(value)
-    if a.ndim == 0:
-        return np.full(n, a[()])
-    return a
-
-
-def _vector(name: str, value: Any, n: int, dtype: type) -> np.ndarray:
-    """`value` as a read-only (n,) array of `dtype`; integers must be whole numbers."""
-    raw = np.asarray(value)
-    if raw.shape != (n,):
-        raise ValueError(f"{name}: shape {raw.shape}, expected ({n},)")
-    if dtype is np.int64 and raw.dtype.kind not in "iub":
-        as_float = raw.astype(np.float64)
-        _first_bad(name, as_float, ~np.isfinite(as_float) | (as_float != np.round(as_float)),
-                   "must be a whole number")
-    return frozen(np.array(raw, dtype=dtype))
+__all__ = ["DEFAULTS", "KINDS", "MAX_REPLICAS_LIMIT", "PolicyParams", "WindowGroups",
+           "default_kind", "frozen", "window_ticks"]

@@ -1,0 +1,184 @@
+"""The v2 part of a kernel chunk (scaler.policy.guard's rules inside the chunked kernel).
+
+Mixed into the kernel's chunk: the latency pressure, the choice of the ISVCs that need the v2
+rules (a chunk-wide fast path for the guard's common case, `guard.apply` on the rest), the
+in-flight floor on desired and the v2 reason codes. Pure apart from the guard state it is
+handed to write.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scaler.policy import guard
+from scaler.policy.decision import (
+    CLAMPED_MAX,
+    CLAMPED_MIN,
+    HOLD,
+    LATENCY_FLOOR,
+    NO_DATA,
+    PANIC,
+    SCALE_DOWN,
+    SCALE_UP,
+    STABILIZING,
+    STARTING,
+)
+from scaler.policy.guard import GuardInputs, GuardState
+from scaler.policy.params import PolicyParams
+
+
+class GuardHolder:
+    """The new guard state, copied from the old one on the first chunk that changes it."""
+
+    def __init__(self, old: GuardState) -> None:
+        self.old = old
+        self.new: GuardState | None = None
+
+    def writable(self) -> GuardState:
+        if self.new is None:
+            self.new = self.old.copy()
+        return self.new
+
+    def result(self) -> GuardState:
+        return self.old if self.new is None else self.new
+
+
+class V2Chunk:
+    """Methods of the kernel chunk for v2; the chunk sets these attributes."""
+
+    sl: slice
+    b: dict[str, np.ndarray]
+    p: dict[str, np.ndarray]
+    c: np.ndarray
+    pressure: np.ndarray
+    lat_p: np.ndarray
+    special: np.ndarray | None
+    floor: np.ndarray | None
+    guard_result: guard.GuardResult | None
+
+    def latency(self, lat: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """P_l = max latency signal / target (NaN if none); no-data needs P_u and P_l NaN."""
+        p = self.lat_p
+        if not lat:
+            p.fill(np.nan)
+            return
+        tmp, sl = self.b["lat"], self.sl
+        for k, (column, target) in enumerate(lat):
+            np.divide(column[sl], target[sl], out=p if k == 0 else tmp)
+            if k:
+                np.fmax(p, tmp, out=p)
+        bad = (p < 0) | (p == np.inf)
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            p[idx] = exact_latency(lat, sl.start + idx)
+        np.isnan(p, out=self.b["b1"])
+        np.logical_and(self.b["nan"], self.b["b1"], out=self.b["nan"])
+
+    def guard(self, params: PolicyParams, spec: np.ndarray | None,
+              requests: np.ndarray | None, busy: np.ndarray | None,
+              holder: GuardHolder) -> None:
+        """v2 rules (scaler.policy.guard) at the ISVCs that need them; adjusts r."""
+        b, sl, c = self.b, self.sl, self.c
+        lat_p = self.lat_p
+        special = b["b2"]
+        np.greater(lat_p, self.p["up_threshold"], out=special)
+        if spec is not None:
+            np.greater(spec[sl], c, out=b["b3"])
+            np.logical_or(special, b["b3"], out=special)
+        if busy is not None:
+            np.logical_or(special, busy[sl], out=special)
+        if not special.any():
+            return
+        idx = self._sustaining(params, special, spec, holder)
+        if idx.size == 0:
+            return
+        gl = sl.start + idx
+        sp = spec[gl] if spec is not None else np.full(idx.size, np.nan)
+        demand = requests[gl] if requests is not None else np.full(idx.size, np.nan)
+        g = GuardInputs(
+            c=c[idx].copy(), spec=sp, demand=demand,
+            latency_target_s=params.latency_target_s[gl], interval_s=params.interval_s,
+            p_util=self.pressure[idx].copy(), p_lat=lat_p[idx].copy(),
+            r=b["r"][idx].copy(), up=b["up"][idx].copy(),
+            up_threshold=self.p["up_threshold"][idx],
+            scale_down_utilization=self.p["scale_down_utilization"][idx],
+            min_improvement=params.latency_min_improvement[gl],
+            max_replicas=self.p["max_replicas_f"][idx],
+            sustain_ticks=params.sustain_ticks[gl], observe_ticks=params.observe_ticks[gl],
+            startup_ticks=params.startup_ticks[gl], down_ticks=params.down_ticks[gl])
+        res = guard.apply(g, holder.old, holder.writable(), gl)
+        b["r"][idx] = res.r
+        self.special, self.floor, self.guard_result = idx, res.floor, res
+
+    def _sustaining(self, params: PolicyParams, special: np.ndarray, spec: np.ndarray | None,
+                    holder: GuardHolder) -> np.ndarray:
+        """Fast path, chunk-wide, for the common case — guard idle, nothing starting, no ask
+        this tick — where guard.apply only counts (or resets) the ticks of high latency and
+        blocks a scale-down while latency is high; returns the other local indices for
+        guard.apply (same results: the oracle test runs both paths)."""
+        sl, b, c, r = self.sl, self.b, self.c, self.b["r"]
+        old = holder.old
+        idle, high, cnt = b["g1"], b["g2"], b["cnt"]
+        np.equal(old.phase[sl], 0, out=idle)
+        np.logical_and(idle, old.start[sl] == 0, out=idle)
+        if spec is not None:
+            np.logical_and(idle, ~(spec[sl] > c), out=idle)
+        np.greater(self.lat_p, self.p["up_threshold"], out=high)
+        np.logical_and(high, idle, out=high)  # high and handled here
+        counting = b["b3"]
+        np.less_equal(r, c, out=counting)
+        np.logical_and(counting, high, out=counting)
+        np.minimum(old.count[sl], guard.U16_MAX - 1, out=cnt)
+        np.add(cnt, 1, out=cnt)
+        np.multiply(cnt, counting, out=cnt)  # count + 1 while counting, else 0
+        due = np.flatnonzero(counting & (cnt >= params.sustain_ticks_u16[sl]))
+        if due.size:
+            nxt = np.minimum(np.minimum(guard.next_pow2(c[due]), self.p["max_replicas_f"][due]),
+                             2.0 * r[due])
+            asks = due[nxt > c[due]]
+            idle[asks] = False
+            high[asks] = False
+        if cnt.any() or old.count[sl].any():
+            np.copyto(holder.writable().count[sl], cnt, where=idle)
+        np.multiply(c, high, out=b["tmp"])
+        np.maximum(r, b["tmp"], out=r)  # latency high: no scale-down
+        return np.flatnonzero(special & ~idle)
+
+    def _floor(self, held: np.ndarray, raised: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """desired ≥ spec while pods start (at the guard's ISVCs); returns their held,
+        panicked and floored values for the reasons."""
+        if self.special is None or self.floor is None:
+            return None
+        idx = self.special
+        held_sub, panicked = held[idx].copy(), raised[idx].copy()
+        floored = np.maximum(panicked, self.floor)
+        raised[idx] = floored
+        return held_sub, panicked, floored
+
+    def _v2_reason(self, values: tuple[np.ndarray, ...], out: np.ndarray) -> None:
+        """Reason codes at the guard's ISVCs, v2 precedence (DESIGN §3 reasons + `starting`
+        after `panic`, `latency-floor` after `scale-down`)."""
+        held, panicked, floored = values
+        idx, res, p, b = self.special, self.guard_result, self.p, self.b
+        assert idx is not None and self.floor is not None and res is not None
+        c, desired = self.c[idx], b["desired"][idx]
+        hi, lo = p["max_replicas_f"][idx], p["min_replicas_f"][idx]
+        sp = np.where(res.starting, self.floor, 0.0)
+        conditions = [
+            floored > hi, floored < lo, (panicked > held) & (panicked >= floored),
+            res.starting & (desired > c) & (desired <= sp), desired > c, desired < c,
+            (res.phase == guard.FLOOR) & (self.lat_p[idx] > p["up_threshold"][idx]),
+            b["nan"][idx], b["r"][idx] != c]
+        codes = [CLAMPED_MAX, CLAMPED_MIN, PANIC, STARTING, SCALE_UP, SCALE_DOWN,
+                 LATENCY_FLOOR, NO_DATA, STABILIZING]
+        out[idx] = np.select(conditions, codes, HOLD)
+
+
+def exact_latency(lat: list[tuple[np.ndarray, np.ndarray]], idx: np.ndarray) -> np.ndarray:
+    """Latency pressure at `idx` counting only finite, ≥ 0 signals."""
+    pressure = np.full(idx.shape, np.nan)
+    for column, target in lat:
+        value = column[idx]
+        present = (value >= 0) & (value < np.inf)
+        np.fmax(pressure, np.where(present, value / target[idx], np.nan), out=pressure)
+    return pressure
