@@ -1,9 +1,8 @@
 """The v2 part of a kernel chunk (scaler.policy.guard's rules inside the chunked kernel).
 
-Mixed into the kernel's chunk: the latency pressure, the choice of the ISVCs that need the v2
-rules (a chunk-wide fast path for the guard's common case, `guard.apply` on the rest), the
-in-flight floor on desired and the v2 reason codes. Pure apart from the guard state it is
-handed to write.
+Mixed into the kernel's chunk: the choice of the ISVCs that need the v2 rules (a chunk-wide
+fast path for the guard's common case, `guard.apply` on the rest), the in-flight floor on
+desired and the v2 reason codes. Pure apart from the guard state it is handed to write.
 """
 
 from __future__ import annotations
@@ -56,27 +55,8 @@ class V2Chunk:
     floor: np.ndarray | None
     guard_result: guard.GuardResult | None
 
-    def latency(self, lat: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        """P_l = max latency signal / target (NaN if none); no-data needs P_u and P_l NaN."""
-        p = self.lat_p
-        if not lat:
-            p.fill(np.nan)
-            return
-        tmp, sl = self.b["lat"], self.sl
-        for k, (column, target) in enumerate(lat):
-            np.divide(column[sl], target[sl], out=p if k == 0 else tmp)
-            if k:
-                np.fmax(p, tmp, out=p)
-        bad = (p < 0) | (p == np.inf)
-        if bad.any():
-            idx = np.flatnonzero(bad)
-            p[idx] = exact_latency(lat, sl.start + idx)
-        np.isnan(p, out=self.b["b1"])
-        np.logical_and(self.b["nan"], self.b["b1"], out=self.b["nan"])
-
     def guard(self, params: PolicyParams, spec: np.ndarray | None,
-              requests: np.ndarray | None, busy: np.ndarray | None,
-              holder: GuardHolder) -> None:
+              requests: np.ndarray | None, busy: np.ndarray, holder: GuardHolder) -> None:
         """v2 rules (scaler.policy.guard) at the ISVCs that need them; adjusts r."""
         b, sl, c = self.b, self.sl, self.c
         lat_p = self.lat_p
@@ -85,8 +65,7 @@ class V2Chunk:
         if spec is not None:
             np.greater(spec[sl], c, out=b["b3"])
             np.logical_or(special, b["b3"], out=special)
-        if busy is not None:
-            np.logical_or(special, busy[sl], out=special)
+        np.logical_or(special, busy[sl], out=special)
         if not special.any():
             return
         idx = self._sustaining(params, special, spec, holder)
@@ -133,8 +112,7 @@ class V2Chunk:
         np.multiply(cnt, counting, out=cnt)  # count + 1 while counting, else 0
         due = np.flatnonzero(counting & (cnt >= params.sustain_ticks_u16[sl]))
         if due.size:
-            nxt = np.minimum(np.minimum(guard.next_pow2(c[due]), self.p["max_replicas_f"][due]),
-                             2.0 * r[due])
+            nxt = guard.next_step(c[due], self.p["max_replicas_f"][due], r[due])
             asks = due[nxt > c[due]]
             idle[asks] = False
             high[asks] = False
@@ -172,13 +150,3 @@ class V2Chunk:
         codes = [CLAMPED_MAX, CLAMPED_MIN, PANIC, STARTING, SCALE_UP, SCALE_DOWN,
                  LATENCY_FLOOR, NO_DATA, STABILIZING]
         out[idx] = np.select(conditions, codes, HOLD)
-
-
-def exact_latency(lat: list[tuple[np.ndarray, np.ndarray]], idx: np.ndarray) -> np.ndarray:
-    """Latency pressure at `idx` counting only finite, ≥ 0 signals."""
-    pressure = np.full(idx.shape, np.nan)
-    for column, target in lat:
-        value = column[idx]
-        present = (value >= 0) & (value < np.inf)
-        np.fmax(pressure, np.where(present, value / target[idx], np.nan), out=pressure)
-    return pressure

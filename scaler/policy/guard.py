@@ -92,14 +92,10 @@ class GuardState:
         return GuardState(*(getattr(self, f).copy() for f in self.FIELDS))
 
     def take(self, index: np.ndarray, fresh: np.ndarray) -> GuardState:
-        """Rows at `index`, zero state where `fresh`."""
+        """Rows at `index` (valid rows; any where `fresh`), zero state where `fresh`."""
         zero = GuardState.zeros(len(index))
-        out = []
-        for f in self.FIELDS:
-            values = getattr(self, f)[np.where(fresh, 0, index)] if self.phase.size else \
-                getattr(zero, f)
-            out.append(np.where(fresh, getattr(zero, f), values).astype(values.dtype))
-        return GuardState(*out)
+        return GuardState(*(np.where(fresh, getattr(zero, f), getattr(self, f)[index])
+                            .astype(getattr(self, f).dtype) for f in self.FIELDS))
 
     @property
     def nbytes(self) -> int:
@@ -149,6 +145,13 @@ def next_pow2(c: np.ndarray) -> np.ndarray:
     return np.exp2(np.floor(np.log2(c)) + 1.0)
 
 
+def next_step(c: np.ndarray, max_replicas: np.ndarray, r_u: np.ndarray) -> np.ndarray:
+    """The replicas a latency ask would reach: one power of two above c, at most
+    max_replicas, and never more than one power of two above utilization's recommendation
+    r_u (e.g. c 4, r_u 2 → min(8, 4) = 4: no ask)."""
+    return np.minimum(np.minimum(next_pow2(c), max_replicas), 2.0 * r_u)
+
+
 def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> GuardResult:
     """The v2 rules at global indices `idx`: reads `old`, writes `new` at idx."""
     phase = old.phase[idx].astype(np.int64)
@@ -174,8 +177,7 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         high = g.p_lat > g.up_threshold
         ok = g.p_lat <= 1.0
         quiet = ~starting & (r_u <= supply)
-        # one power of two above c, and never more than one above what utilization sizes
-        nxt = np.minimum(np.minimum(next_pow2(g.c), g.max_replicas), 2.0 * r_u)
+        nxt = next_step(g.c, g.max_replicas, r_u)
         demand_ok = np.isfinite(g.demand) & (g.demand >= 0)
         replica_load = g.c * g.p_util
         load_at_ask = np.where(demand_ok, g.demand, -replica_load)

@@ -61,8 +61,7 @@ class _Scratch:
     def __init__(self, m: int, params: PolicyParams) -> None:
         self.buffers: dict[str, np.ndarray] = {
             name: np.empty(m, np.float64)
-            for name in ("ideal", "up", "down", "r", "low", "held", "raised", "desired", "tmp",
-                         "lat")
+            for name in ("ideal", "up", "down", "r", "low", "held", "raised", "desired", "tmp")
         }
         self.buffers.update({name: np.empty(m, np.bool_)
                              for name in ("b1", "b2", "b3", "nan", "g1", "g2")})
@@ -107,18 +106,17 @@ def run_kernel(
     out = Decision.empty(n)
     new_last = np.empty_like(last_desired)
     scratch = _Scratch(min(n, CHUNK), params)
-    util = [c if kind == "utilization" else None for c, kind in zip(columns, params.kinds,
-                                                                     strict=True)]
-    lat = [(c, t) for c, kind, t in zip(columns, params.kinds, params.targets_by_signal,
-                                        strict=True) if kind == "latency" and c is not None]
-    busy = guard_state.busy() if guard_state.phase.size else None
+    util, lat = ([c if kind == wanted else None for c, kind in zip(columns, params.kinds,
+                                                                    strict=True)]
+                 for wanted in ("utilization", "latency"))
+    busy = guard_state.busy()
     holder = GuardHolder(guard_state)
     with np.errstate(all="ignore"):
         for lo in range(0, n, CHUNK):
             chunk = _Chunk(slice(lo, min(lo + CHUNK, n)), scratch, out)
             chunk.current(current, last_desired)
             chunk.recommend(params, util)
-            chunk.latency(lat)
+            chunk.latency(params, lat)
             chunk.guard(params, spec, requests, busy, holder)
             chunk.active(requests, out.active)
             chunk.history(params, ring, head, last_desired)
@@ -154,9 +152,9 @@ class _Chunk(V2Chunk):
             c[idx] = np.maximum(np.where(prev == FRESH, self.p["min_replicas_f"][idx], prev), 1)
 
     def recommend(self, params: PolicyParams, columns: list[np.ndarray | None]) -> None:
-        """Steps 1–3: pressure, up/down candidates, recommendation r."""
+        """Steps 1–3: pressure, up/down candidates, recommendation r (utilization signals)."""
         b, c = self.b, self.c
-        self._pressure(params, columns)
+        self._max_ratio(params, columns, self.pressure)
         np.isnan(self.pressure, out=b["nan"])
         np.multiply(c, self.pressure, out=b["ideal"])
         pow2ceil(b["ideal"], b["up"], keep_nan=False)
@@ -169,13 +167,21 @@ class _Chunk(V2Chunk):
         np.multiply(b["tmp"], b["b1"], out=b["tmp"])
         np.maximum(b["r"], b["tmp"], out=b["r"])  # max(up, c) ≥ c ≥ min(down, c)
 
-    def _pressure(self, params: PolicyParams, columns: list[np.ndarray | None]) -> None:
-        """Step 1: P = max_k s_k / t_k over present signals with a target; NaN if none.
+    def latency(self, params: PolicyParams, columns: list[np.ndarray | None]) -> None:
+        """P_l = max latency signal / target (NaN if none); no-data needs P_u and P_l NaN."""
+        self._max_ratio(params, columns, self.lat_p)
+        np.isnan(self.lat_p, out=self.b["b1"])
+        np.logical_and(self.b["nan"], self.b["b1"], out=self.b["nan"])
+
+    def _max_ratio(self, params: PolicyParams, columns: list[np.ndarray | None],
+                   p: np.ndarray) -> None:
+        """Step 1: p = max_k s_k / t_k over the given present signals with a target; NaN if
+        none (columns in params.signals order, None = not taken).
 
         fmax skips NaN (missing signal, no target); a negative signal gives a ratio < 0 and
         +inf an infinite one: both are rare and recomputed exactly at their ISVCs.
         """
-        sl, p, tmp = self.sl, self.pressure, self.b["tmp"]
+        sl, tmp = self.sl, self.b["tmp"]
         first = True
         for k, column in enumerate(columns):
             if column is None:
@@ -287,7 +293,8 @@ class _Chunk(V2Chunk):
 def _exact_pressure(
     params: PolicyParams, columns: list[np.ndarray | None], idx: np.ndarray
 ) -> np.ndarray:
-    """Step 1 written out at the ISVCs `idx`: only finite, ≥ 0 signals count."""
+    """Step 1 written out at the ISVCs `idx`: only finite, ≥ 0 signals count (None columns
+    are not taken)."""
     pressure = np.full(idx.shape, np.nan)
     for column, target in zip(columns, params.targets_by_signal, strict=True):
         if column is not None:

@@ -252,11 +252,6 @@ class PolicyParams:
             return frozen(np.fmin.reduce(np.stack(cols), axis=0))
 
     @cached_property
-    def has_latency(self) -> bool:
-        """Whether any signal is of kind latency."""
-        return "latency" in (self.kinds or ())
-
-    @cached_property
     def ring_ticks(self) -> int:
         """History length kept by PolicyState: the longest window of any ISVC (≥ 1)."""
         if self.n == 0:

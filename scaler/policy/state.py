@@ -86,16 +86,16 @@ class PolicyState:
         ages = np.minimum(np.arange(new_ticks - 1, -1, -1), old_ticks - 1)
         rows = (self.head - ages) % old_ticks
         fresh = src < 0
+        assert self.guard is not None
         if self.n == 0:
             history = np.zeros((new_ticks, params.n), dtype=np.uint16)
             last = np.full(params.n, FRESH, dtype=np.uint16)
+            guard = GuardState.zeros(params.n)
         else:
             cols = np.where(fresh, 0, src)
             history = self.ring.rows(rows, cols)
             last = np.where(fresh, FRESH, self.last_desired[cols]).astype(np.uint16)
-        assert self.guard is not None
-        guard = self.guard.take(np.where(fresh, 0, src), fresh) if self.n else \
-            GuardState.zeros(params.n)
+            guard = self.guard.take(cols, fresh)
         return PolicyState(Ring(history), new_ticks - 1, frozen(last), guard)
 
 
