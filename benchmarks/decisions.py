@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +72,6 @@ def traces(names: list[str], hours: float, quick: bool) -> list[tuple[str, str, 
     for name in names:
         raw = tr.load_trace(ROOT.parent / "shared" / "traces" / FILES[name])
         if tr.slot_s(raw) > 0:
-            import numpy as np
             raw = tr.jitter(raw, width_s=tr.slot_s(raw), rng=np.random.default_rng(0))
         out.append((name, f"{name} as is", raw))
         if not quick:
