@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from simulate import build_trace  # noqa: E402
 
+from scaler.durations import parse_duration  # noqa: E402
 from scaler.sim import trace as tr  # noqa: E402
 from scaler.sim.jobs import BASELINES, Job, JobResult  # noqa: E402
 from scaler.sim.sweep import run_jobs  # noqa: E402
@@ -85,7 +86,8 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--quick", action="store_true", help="only the traces as they are")
     args = parser.parse_args()
-    window_s = float(shipped_policy()["policies"]["default"].get("scale_down_window", 300))
+    window_s = parse_duration(shipped_policy()["policies"]["default"].get("scale_down_window",
+                                                                          "300s"))
     rows: list[dict[str, Any]] = []
     for name, label, trace in traces(args.traces.split(","), args.hours, args.quick):
         slo = SLO_S[name]

@@ -316,10 +316,10 @@ class RefGuard:
         elif self.phase == FLOOR:
             ok = latency is not None and latency <= 1.0
             self.count = min(self.count + 1, 65535) if ok else 0
-            if self.count >= p.ticks(p.latency_sustain_window_s):
+            if self.count >= p.ticks(p.scale_down_window_s):
                 self._idle()
         hold = self.goal if self.phase in (TRIAL, HELPED) else 0.0
-        block = c if high and self.phase != FLOOR else 0.0
+        block = min(c, 2 * r_u) if high and self.phase != FLOOR else 0.0
         if self.phase == FLOOR and high and not self._fell(p, demand, replica_load):
             before = 1
             while before * 2 <= self.goal - 1:

@@ -93,7 +93,7 @@ class V2Chunk:
                     holder: GuardHolder) -> np.ndarray:
         """Fast path, chunk-wide, for the common case — guard idle, nothing starting, no ask
         this tick — where guard.apply only counts (or resets) the ticks of high latency and
-        blocks a scale-down while latency is high; returns the other local indices for
+        blocks a scale-down below 2 r while latency is high; returns the other local indices for
         guard.apply (same results: the oracle test runs both paths)."""
         sl, b, c, r = self.sl, self.b, self.c, self.b["r"]
         old = holder.old
@@ -118,8 +118,10 @@ class V2Chunk:
             high[asks] = False
         if cnt.any() or old.count[sl].any():
             np.copyto(holder.writable().count[sl], cnt, where=idle)
-        np.multiply(c, high, out=b["tmp"])
-        np.maximum(r, b["tmp"], out=r)  # latency high: no scale-down
+        np.multiply(r, 2.0, out=b["tmp"])
+        np.minimum(b["tmp"], c, out=b["tmp"])
+        np.multiply(b["tmp"], high, out=b["tmp"])
+        np.maximum(r, b["tmp"], out=r)  # latency high: no scale-down below 2 r
         return np.flatnonzero(special & ~idle)
 
     def _floor(self, held: np.ndarray, raised: np.ndarray) -> tuple[np.ndarray, ...] | None:

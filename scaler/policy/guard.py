@@ -35,9 +35,14 @@ Latency guard (property 3), one state machine per ISVC; P_l = max latency signal
           scale_down_utilization × the demand at the ask, not those before it (the power of
           two below the goal: 8 → 4, a goal clamped to max_replicas 60 → 32): a
           floor says more replicas do not help, not that fewer would do. Back to idle once
-          P_l ≤ 1 for a sustain window: a floor above the target never asks again, a passing
-          one (a burst) may.
-A latency above target never causes a scale-down and blocks one except in `floor`.
+          P_l ≤ 1 for a down window: a floor above the target never asks again, a passing
+          one (a burst) may, but not on the next burst. A growing load does not re-arm it
+          (utilization sizes growth; re-arming on it ratcheted a daily ramp, 0.70× → 0.79×
+          of static on Mooncake 24 h).
+A latency above target never causes a scale-down, and blocks one except in `floor` — down to
+one power of two above utilization's recommendation, no further: latency never holds more than
+it could have asked for (c = 64 at max_replicas, utilization's r 4, latency high → r = 8; an
+ask is impossible at max_replicas, so without the cap the fleet stayed at 64 all evening).
 Example: c = 4, P_l = 1.8 for 60 s → ask 8 (trial); 8 ready for 60 s, P_l = 1.7 > 0.8 × 1.8
 → floor: r falls back to utilization's 4, applied once the down window no longer holds 8.
 """
@@ -214,10 +219,10 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         to_floor = (judged & ~improved) | timed_out
         to_helped = judged & improved
 
-        # floor: re-arm once latency stayed at or under target for a sustain window.
+        # floor: re-arm once latency stayed at or under target for a down window.
         floor = phase == FLOOR
         fcount = np.where(floor, np.where(ok, count + 1, 0), 0)
-        rearm = floor & (fcount >= g.sustain_ticks)
+        rearm = floor & (fcount >= g.down_ticks)
 
         new_phase = phase.copy()
         new_phase[ask] = TRIAL
@@ -244,7 +249,8 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         # floor: the step did not help, but the replicas before it were needed at that load.
         before = np.exp2(np.floor(np.log2(np.maximum(new_goal - 1.0, 1.0))))  # 8 → 4, 60 → 32
         base = np.where((new_phase == FLOOR) & high & ~fell, before, 0.0)
-        r = np.maximum(np.maximum(r_u, np.maximum(hold, base)), np.where(block, g.c, 0.0))
+        r = np.maximum(np.maximum(r_u, np.maximum(hold, base)),
+                       np.where(block, np.minimum(g.c, 2.0 * r_u), 0.0))
         floor_out = np.where(starting, sp, 0.0)
 
         new.phase[idx] = new_phase

@@ -246,17 +246,27 @@ LATENCY: list[Case] = [
         Ticks(8, 4, 4, 0.5, 3.5, 4, LFLOOR, FLOOR),  # latency doubled: still no ask
     ]),
     # (b') a passing floor (a burst) re-arms once latency stays at or under the target (≤ 1.0,
-    # not 1 + tolerance) for a sustain window (4 ticks; the down window is 8 here).
-    ("floor-rearms-after-sustain-window-at-target", {**SHORT, "scale_down_window_s": 120}, [
+    # not 1 + tolerance) for a down window (8 ticks here): the next burst of the same load
+    # does not ask again.
+    ("floor-rearms-after-a-down-window-at-target", {**SHORT, "scale_down_window_s": 120}, [
         *ASK, *observed(1.7),
         Ticks(7, 8, 8, 0.25, 1.7, 8, LFLOOR, FLOOR),  # t10–t16: the 8-tick window holds 8
         Ticks(1, 8, 8, 0.25, 1.7, 4, DOWN, FLOOR),  # t17
         Ticks(2, 4, 4, 0.5, 1.0, 4, HOLD, FLOOR),  # at target: counted
         Ticks(1, 4, 4, 0.5, 1.05, 4, HOLD, FLOOR),  # within tolerance, above target: restarts
-        Ticks(3, 4, 4, 0.5, 1.0, 4, HOLD, FLOOR),
-        Ticks(1, 4, 4, 0.5, 1.0, 4, HOLD, IDLE),  # 4 ticks in a row at target → idle
+        Ticks(4, 4, 4, 0.5, 1.8, 4, LFLOOR, FLOOR),  # a burst like the first: no ask
+        Ticks(7, 4, 4, 0.5, 1.0, 4, HOLD, FLOOR),
+        Ticks(1, 4, 4, 0.5, 1.0, 4, HOLD, IDLE),  # 8 ticks in a row at target → idle
         Ticks(3, 4, 4, 0.5, 1.8, 4, HOLD, IDLE),
         Ticks(1, 4, 4, 0.5, 1.8, 8, UP, TRIAL),  # asks again after the sustain window
+    ]),
+    # (b'') a growing load does not re-arm a floor: utilization sizes it (scales up here),
+    # latency asks no further.
+    ("floor-stays-when-the-load-grows", SHORT, [*ASK, *observed(1.7),
+        Ticks(3, 8, 8, 0.25, 1.7, 8, LFLOOR, FLOOR),  # t10–t12
+        Ticks(1, 8, 8, 0.25, 1.7, 4, DOWN, FLOOR),  # t13
+        Ticks(8, 4, 4, 0.75, 1.7, 4, LFLOOR, FLOOR),  # load 3.0 (1.5 × the ask's): no ask
+        Ticks(1, 4, 4, 1.5, 1.7, 8, UP, FLOOR),  # utilization's own step
     ]),
     # The sustain window restarts when latency is not above target for a tick.
     ("sustain-restarts", SHORT, [
@@ -348,16 +358,23 @@ NEVER_DOWN: list[Case] = [
     ("same-signal-as-utilization-scales-down",
      {"scale_down_window_s": 0, "kinds": {"latency_p99": "utilization"}}, [
         Ticks(1, 8, 8, NAN, 0.0, 1, DOWN, IDLE)]),
-    # Utilization wants 2 (load 0.8); a latency above target blocks that, at or under it not.
+    # Utilization wants 2 (load 0.8); a latency above target keeps one power of two above
+    # that (the most an ask could add), at or under target it does not.
+    ("latency-above-target-keeps-twice-utilization", {"scale_down_window_s": 0}, [
+        Ticks(3, 8, 8, 0.1, 1.2, 4, DOWN, IDLE)]),
     ("latency-above-target-blocks", {"scale_down_window_s": 0}, [
-        Ticks(3, 8, 8, 0.1, 1.2, 8, HOLD, IDLE)]),
+        Ticks(3, 4, 4, 0.2, 1.2, 4, HOLD, IDLE)]),
     ("latency-at-tolerance-does-not-block", {"scale_down_window_s": 0}, [
         Ticks(1, 8, 8, 0.1, 1.1, 2, DOWN, IDLE)]),
     ("latency-missing-does-not-block", {"scale_down_window_s": 0}, [
         Ticks(1, 8, 8, 0.1, NAN, 2, DOWN, IDLE)]),
-    # At max_replicas there is no step to ask for; latency above target still blocks.
+    # At max_replicas there is no step to ask for; latency above target does not pin the
+    # ISVC there: it keeps one power of two above utilization's 2, as anywhere.
+    ("latency-at-max-keeps-twice-utilization",
+     {**SHORT, "scale_down_window_s": 0, "max_replicas": 8}, [
+        Ticks(8, 8, 8, 0.1, 1.5, 4, DOWN, IDLE)]),
     ("latency-blocks-at-max", {**SHORT, "scale_down_window_s": 0, "max_replicas": 8}, [
-        Ticks(8, 8, 8, 0.1, 1.5, 8, HOLD, IDLE)]),
+        Ticks(8, 8, 8, 0.3, 1.5, 8, HOLD, IDLE)]),
     # In floor latency no longer blocks: utilization's scale-down applies after the window.
     ("floor-does-not-block", {**SHORT, "latency_sustain_window_s": 15,
                               "latency_observe_window_s": 15, "scale_down_window_s": 30}, [
@@ -439,14 +456,16 @@ REASON_ORDER: list[Case] = [
     ("scale-up-beyond-spec", {}, [Ticks(1, 4, 6, 1.9, NAN, 8, UP, IDLE)]),
     ("scale-down-before-latency-floor", FLOOR_FAST,
      [*TO_FLOOR, Ticks(1, 8, 8, 0.25, 1.8, 4, DOWN, FLOOR)]),
+    # (the request rate is the demand here: utilization's load grows without re-arming)
     ("scale-up-before-latency-floor", FLOOR_FAST,
-     [*TO_FLOOR, Ticks(1, 8, 8, 1.5, 1.8, 16, UP, FLOOR)]),
+     at_rate(50.0, [*TO_FLOOR, Ticks(1, 8, 8, 1.5, 1.8, 16, UP, FLOOR)])),
+    # c · P_u 2.84: r = 8 = c, and not grown past 2 / 0.7 (which would re-arm the guard)
     ("latency-floor-before-hold", FLOOR_FAST,
-     [*TO_FLOOR, Ticks(1, 8, 8, 0.5, 1.8, 8, LFLOOR, FLOOR)]),
+     [*TO_FLOOR, Ticks(1, 8, 8, 0.355, 1.8, 8, LFLOOR, FLOOR)]),
     ("latency-floor-without-utilization", FLOOR_FAST,
      [*TO_FLOOR, Ticks(1, 8, 8, NAN, 1.8, 8, LFLOOR, FLOOR)]),
     ("floor-within-target-is-hold", FLOOR_FAST,
-     [*TO_FLOOR, Ticks(1, 8, 8, 0.5, 1.05, 8, HOLD, FLOOR)]),
+     [*TO_FLOOR, Ticks(1, 8, 8, 0.355, 1.05, 8, HOLD, FLOOR)]),
 ]
 
 
