@@ -98,6 +98,9 @@ class RefParams:
     latency_sustain_window_s: float
     latency_observe_window_s: float
     latency_min_improvement: float
+    history_max: float = 65535.0  # the history saturates here: 255 while the fleet's
+    # max_replicas are all ≤ 254 (exact: every decision is clipped to max_replicas), so a
+    # reload that widens the history finds the saturated values the kernel kept
 
     @classmethod
     def row(cls, params: PolicyParams, i: int) -> RefParams:
@@ -118,6 +121,7 @@ class RefParams:
             latency_sustain_window_s=float(params.latency_sustain_window_s[i]),
             latency_observe_window_s=float(params.latency_observe_window_s[i]),
             latency_min_improvement=float(params.latency_min_improvement[i]),
+            history_max=float(np.iinfo(params.ring_dtype).max),
         )
 
     def ticks(self, window_s: float) -> int:
@@ -171,7 +175,7 @@ class RefIsvc:
         else:
             c = float(max(self.last_desired, 1))
         if self.pad is None:
-            self.pad = c
+            self.pad = min(c, p.history_max)
 
         pressure = _pressure(p, signals, "utilization")
         latency = _pressure(p, signals, "latency")
@@ -204,7 +208,7 @@ class RefIsvc:
         r = g.step(p, c=c, r_u=r_u, supply=supply, starting=starting, raw_starting=sp > c,
                    latency=latency, demand=requests if present(requests) else None,
                    replica_load=None if pressure is None else c * pressure)
-        self.history.append(r)
+        self.history.append(min(r, p.history_max))
 
         low = min(self.window(ticks(p.scale_up_window_s, p.interval_s)))
         high = max(self.window(ticks(p.scale_down_window_s, p.interval_s)))
@@ -373,8 +377,10 @@ class RefPolicy:
                 new.append(RefIsvc())
                 continue
             old = self.isvcs[int(src)]
-            isvc = RefIsvc(list(old.history), old.pad, old.last_desired,
-                           RefGuard(**vars(old.guard)))
+            cap = float(np.iinfo(params.ring_dtype).max)  # a uint8 history saturates at 255
+            isvc = RefIsvc([min(r, cap) for r in old.history],
+                           None if old.pad is None else min(old.pad, cap),
+                           old.last_desired, RefGuard(**vars(old.guard)))
             isvc.keep(keep)
             new.append(isvc)
         self.params = params

@@ -27,6 +27,7 @@ from scaler.policy.arrays import (
 from scaler.policy.windows import WindowGroups, window_ticks
 
 MAX_REPLICAS_LIMIT = 65534
+RING8_LIMIT = 254
 """Largest accepted `max_replicas`: the history stores recommendations as uint16 saturating at
 65535, which leaves every decision exact as long as max_replicas < 65535."""
 
@@ -259,14 +260,24 @@ class PolicyParams:
         return int(max(self.up_ticks.max(), self.down_ticks.max()))
 
     @cached_property
+    def ring_dtype(self) -> np.dtype:
+        """dtype of the recommendation history: uint8 while every max_replicas ≤ 254, else
+        uint16. Values saturate at the dtype's max, which keeps every decision exact: a
+        saturated value is > max_replicas, and desired is clipped to max_replicas after the
+        windows (e.g. a history of 512 stored as 255: clip(c, low, 255) and clip(c, low, 512)
+        both clip to max_replicas 64). A 15-minute window at 15 s: 60 bytes, not 120."""
+        small = self.n == 0 or int(self.max_replicas.max()) <= RING8_LIMIT
+        return np.dtype(np.uint8 if small else np.uint16)
+
+    @cached_property
     def up_groups(self) -> WindowGroups:
         """ISVCs grouped by scale-up window length."""
-        return WindowGroups.of(self.up_ticks, for_max=False)
+        return WindowGroups.of(self.up_ticks, for_max=False, dtype=self.ring_dtype)
 
     @cached_property
     def down_groups(self) -> WindowGroups:
         """ISVCs grouped by scale-down window length."""
-        return WindowGroups.of(self.down_ticks, for_max=True)
+        return WindowGroups.of(self.down_ticks, for_max=True, dtype=self.ring_dtype)
 
     @cached_property
     def up_threshold(self) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Recommendation history: a persistent ring of uint16 rows, and its window reductions.
+"""Recommendation history: a persistent ring of uint8/uint16 rows, and its window reductions.
 
 `Ring` is a persistent (immutable-looking) (W, n) array in which a step replaces one row
 without copying the other W − 1 (Baker's trick): the newest version owns the buffer, every
@@ -18,12 +18,13 @@ from scaler.policy.params import WindowGroups
 
 
 class Ring:
-    """One version of a persistent (W, n) uint16 array."""
+    """One version of a persistent (W, n) unsigned-integer array."""
 
-    __slots__ = ("_buf", "_lock", "_next", "_row", "_slot", "shape")
+    __slots__ = ("_buf", "_lock", "_next", "_row", "_slot", "dtype", "shape")
 
     def __init__(self, buf: np.ndarray, lock: threading.Lock | None = None) -> None:
         self.shape: tuple[int, int] = (int(buf.shape[0]), int(buf.shape[1]))
+        self.dtype: np.dtype = buf.dtype
         self._buf: np.ndarray | None = buf
         self._lock = lock or threading.Lock()
         self._slot = 0
@@ -84,7 +85,7 @@ def window(
 ) -> np.ndarray:
     """Reduce (np.maximum or np.minimum) each ISVC's last `ticks` rows of `ring`, row `head`
     being the current tick; `ring` holds the columns `sl` of the ISVCs `groups` describes.
-    `out`: three uint16 scratch buffers of the chunk's length; returns one of them.
+    `out`: three scratch buffers of the chunk's length and the ring's dtype; returns one.
 
     Ages are folded in group by group: with windows {2, 20} the rows of ages 0–1 give the
     2-tick ISVCs' result, then ages 2–19 are folded in for the 20-tick ones. Each group's

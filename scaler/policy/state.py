@@ -21,12 +21,13 @@ from scaler.policy.ring import Ring
 class PolicyState:
     """Stabilisation history for n ISVCs; behaves as immutable (step returns a new one).
 
-    ring: (ring_ticks, n) uint16 recommendations (saturating at 65535), the most recent
+    ring: (ring_ticks, n) recommendations of params.ring_dtype (uint8 while every
+    max_replicas ≤ 254, else uint16; saturating at the dtype's max), the most recent
     tick at row `head` (a persistent array: a step writes one row, older states stay
     readable and steppable); last_desired: (n,) uint16 previous desired, FRESH (65535)
     before an ISVC's first step; guard: the v2 per-ISVC state (scaler.policy.guard, 19
-    bytes). Memory: 2 × (ring_ticks + 1) + 19 bytes per ISVC, e.g. 61 bytes for a 300 s down
-    window at a 15 s interval.
+    bytes). Memory: ring_ticks × (1 or 2) + 2 + 19 bytes per ISVC, e.g. 41 bytes for a 300 s
+    down window at a 15 s interval and max_replicas ≤ 254, 81 for 15 minutes.
     """
 
     ring: Ring
@@ -42,7 +43,7 @@ class PolicyState:
     def empty(cls, params: PolicyParams) -> PolicyState:
         """State for `params` in which every ISVC is fresh (has never stepped)."""
         ticks = params.ring_ticks
-        ring = Ring(np.zeros((ticks, params.n), dtype=np.uint16))
+        ring = Ring(np.zeros((ticks, params.n), dtype=params.ring_dtype))
         return cls(ring, ticks - 1, frozen(np.full(params.n, FRESH, dtype=np.uint16)))
 
     @property
@@ -64,7 +65,8 @@ class PolicyState:
     def nbytes(self) -> int:
         """Bytes of history and last_desired (the state proper)."""
         assert self.guard is not None
-        return self.ring_ticks * self.n * 2 + int(self.last_desired.nbytes) + self.guard.nbytes
+        ring_bytes = self.ring_ticks * self.n * self.ring.dtype.itemsize
+        return ring_bytes + int(self.last_desired.nbytes) + self.guard.nbytes
 
     def select(self, src_index: np.ndarray, params: PolicyParams) -> PolicyState:
         """New state for `params`: row i copies old row `src_index[i]`, fresh where -1.
@@ -88,15 +90,23 @@ class PolicyState:
         fresh = src < 0
         assert self.guard is not None
         if self.n == 0:
-            history = np.zeros((new_ticks, params.n), dtype=np.uint16)
+            history = np.zeros((new_ticks, params.n), dtype=params.ring_dtype)
             last = np.full(params.n, FRESH, dtype=np.uint16)
             guard = GuardState.zeros(params.n)
         else:
             cols = np.where(fresh, 0, src)
-            history = self.ring.rows(rows, cols)
+            history = _as_dtype(self.ring.rows(rows, cols), params.ring_dtype)
             last = np.where(fresh, FRESH, self.last_desired[cols]).astype(np.uint16)
             guard = self.guard.take(cols, fresh)
         return PolicyState(Ring(history), new_ticks - 1, frozen(last), guard)
+
+
+def _as_dtype(history: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """history in `dtype`, saturating (a uint16 512 becomes a uint8 255: still above every
+    max_replicas a uint8 history allows)."""
+    if history.dtype.itemsize <= dtype.itemsize:
+        return history.astype(dtype, copy=False)
+    return np.minimum(history, history.dtype.type(np.iinfo(dtype).max)).astype(dtype)
 
 
 def step(

@@ -18,21 +18,23 @@ def window_ticks(window_s: np.ndarray, interval_s: float) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class WindowGroups:
     """ISVCs grouped by window length: group j spans `ticks[j]` ticks; `masks[j]` (uint16,
-    None when all ISVCs share one length) turns a value into the reduction's neutral element
-    outside the group: `value & mask` for a max (mask 0xFFFF in the group, 0 outside),
-    `value | mask` for a min (0 in the group, 0xFFFF outside)."""
+    None when all ISVCs share one length; of the history's dtype) turns a value into the
+    reduction's neutral element outside the group: `value & mask` for a max (mask all ones in
+    the group, 0 outside), `value | mask` for a min (0 in the group, all ones outside)."""
 
     ticks: tuple[int, ...]
     masks: tuple[np.ndarray | None, ...]
 
     @classmethod
-    def of(cls, ticks: np.ndarray, *, for_max: bool) -> WindowGroups:
+    def of(cls, ticks: np.ndarray, *, for_max: bool,
+           dtype: np.dtype | type = np.uint16) -> WindowGroups:
         """Group the (n,) tick counts of a max (down) or min (up) window."""
         distinct = tuple(int(t) for t in np.unique(ticks))
         if len(distinct) <= 1:
             return cls(distinct or (1,), (None,))
-        inside, outside = (0xFFFF, 0) if for_max else (0, 0xFFFF)
+        ones = int(np.iinfo(dtype).max)
+        inside, outside = (ones, 0) if for_max else (0, ones)
         masks = tuple(
-            frozen(np.where(ticks == t, inside, outside).astype(np.uint16)) for t in distinct
+            frozen(np.where(ticks == t, inside, outside).astype(dtype)) for t in distinct
         )
         return cls(distinct, masks)

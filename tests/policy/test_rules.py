@@ -194,7 +194,11 @@ def test_decision_dtypes():
     assert decision.active.dtype == np.bool_
     assert decision.recommendation.dtype == np.int64
     assert decision.current.dtype == np.float64
-    assert state.nbytes == 3 * (2 * (20 + 1) + 19)
+    assert state.history.dtype == np.uint8  # max_replicas 64 ≤ 254
+    assert state.nbytes == 3 * (20 + 2 + 19)
+    wide = PolicyParams.uniform(3, targets={"cpu": 1.0}, interval_s=15, max_replicas=255)
+    assert PolicyState.empty(wide).history.dtype == np.uint16
+    assert PolicyState.empty(wide).nbytes == 3 * (2 * 20 + 2 + 19)
 
 
 def test_no_isvcs():
