@@ -27,10 +27,6 @@ CHUNK = 1 << 14
 FRESH = 65535
 """last_desired marker of an ISVC that has never stepped (desired is always ≤ 65534)."""
 
-SATURATE = 65535.0
-"""last_desired saturates here (uint16 max); exact since max_replicas ≤ 65534. History
-values saturate at their dtype's max (PolicyParams.ring_dtype)."""
-
 POW2_CAP = float(2**62)
 """pow2ceil saturates at 2**62 so that recommendations fit int64."""
 
@@ -68,10 +64,10 @@ class _Scratch:
                              for name in ("b1", "b2", "b3", "nan", "g1", "g2")})
         self.buffers.update({name: np.empty(m, np.uint8) for name in ("score", "u8")})
         self.buffers.update({name: np.empty(m, params.ring_dtype)
-                             for name in ("u16a", "u16b", "u16c")})
+                             for name in ("hist_a", "hist_b", "hist_c")})
         self.buffers["cnt"] = np.empty(m, np.uint16)
         self.buffers["one"] = np.ones(m)
-        self.buffers["sat"] = np.full(m, float(np.iinfo(params.ring_dtype).max))
+        self.buffers["sat"] = np.full(m, float(np.iinfo(params.ring_dtype).max))  # history
         self.buffers["cap"] = np.full(m, POW2_CAP)
         self.buffers["seven"] = np.full(m, 7, np.uint8)
         named = {name: getattr(params, name) for name in _PARAMS}
@@ -226,13 +222,13 @@ class _Chunk(V2Chunk):
             rows[:, fresh] = np.minimum(self.c[fresh], b["sat"][:1]).astype(ring.dtype)
         np.minimum(b["r"], b["sat"], out=b["tmp"])
         np.copyto(rows[head], b["tmp"], casting="unsafe")
-        u16 = b["u16a"], b["u16b"], b["u16c"]
+        hist = b["hist_a"], b["hist_b"], b["hist_c"]
         if params.up_groups.ticks == (1,):
             self.low = b["r"]
         else:  # as float64: the down window's reduction reuses the history-dtype buffers
             self.low = b["low"]
-            np.copyto(self.low, window(rows, head, params.up_groups, np.minimum, u16, sl))
-        self.high = window(rows, head, params.down_groups, np.maximum, u16, sl)
+            np.copyto(self.low, window(rows, head, params.up_groups, np.minimum, hist, sl))
+        self.high = window(rows, head, params.down_groups, np.maximum, hist, sl)
 
     def decide(self, out: Decision, new_last: np.ndarray) -> None:
         """Steps 4–6: desired = clip(max(clip(c, low, high), up if panic), min, max)."""

@@ -27,9 +27,11 @@ from scaler.policy.arrays import (
 from scaler.policy.windows import WindowGroups, window_ticks
 
 MAX_REPLICAS_LIMIT = 65534
-RING8_LIMIT = 254
 """Largest accepted `max_replicas`: the history stores recommendations as uint16 saturating at
 65535, which leaves every decision exact as long as max_replicas < 65535."""
+
+RING8_LIMIT = 254
+"""Largest max_replicas of a fleet whose history fits uint8 (saturating at 255, exact)."""
 
 DEFAULTS: dict[str, float] = {
     "tolerance": 0.1,
