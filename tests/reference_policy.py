@@ -324,11 +324,6 @@ class RefGuard:
                 self._idle()
         hold = self.goal if self.phase in (TRIAL, HELPED) else 0.0
         block = min(c, 2 * r_u) if high and self.phase != FLOOR else 0.0
-        if self.phase == FLOOR and high and not self._fell(p, demand, replica_load):
-            before = 1
-            while before * 2 <= self.goal - 1:
-                before *= 2
-            hold = float(before)
         return max(r_u, hold, block)
 
     def _fell(self, p: RefParams, demand: float | None, replica_load: float | None) -> bool:

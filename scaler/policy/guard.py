@@ -30,11 +30,10 @@ Latency guard (property 3), one state machine per ISVC; P_l = max latency signal
           (request rate, else c·P_u), or P_l ≤ scale_down_utilization / 2 — the band's lower
           edge, far below what the step was for — for a down window (a drained backlog no
           longer needs it); sustained P_l > 1 + tolerance asks the next step (→ trial).
-  floor   no asks; the step's replicas are released (after the down window's hysteresis)
-          but, while P_l > 1 + tolerance and the demand has not fallen below
-          scale_down_utilization × the demand at the ask, not those before it (the power of
-          two below the goal: 8 → 4, a goal clamped to max_replicas 60 → 32): a
-          floor says more replicas do not help, not that fewer would do. Back to idle once
+  floor   no asks, nothing held: utilization sizes the fleet alone (after the down
+          window's hysteresis), below the replicas before the step too if it says so — more
+          replicas did not lower latency, so latency has no claim on any (property 3; keeping
+          the ones before the step held Mooncake's nights at 32 where 16 served). Back to idle once
           P_l ≤ 1 for a down window: a floor above the target never asks again, a passing
           one (a burst) may, but not on the next burst. A growing load does not re-arm it
           (utilization sizes growth; re-arming on it ratcheted a daily ramp, 0.70× → 0.79×
@@ -246,11 +245,7 @@ def apply(g: GuardInputs, old: GuardState, new: GuardState, idx: np.ndarray) -> 
         holding = (new_phase == TRIAL) | (new_phase == HELPED)
         hold = np.where(holding, new_goal, 0.0)
         block = high & (new_phase != FLOOR)
-        # floor: the step did not help, but the replicas before it were needed at that load.
-        before = np.exp2(np.floor(np.log2(np.maximum(new_goal - 1.0, 1.0))))  # 8 → 4, 60 → 32
-        base = np.where((new_phase == FLOOR) & high & ~fell, before, 0.0)
-        r = np.maximum(np.maximum(r_u, np.maximum(hold, base)),
-                       np.where(block, np.minimum(g.c, 2.0 * r_u), 0.0))
+        r = np.maximum(np.maximum(r_u, hold), np.where(block, np.minimum(g.c, 2.0 * r_u), 0.0))
         floor_out = np.where(starting, sp, 0.0)
 
         new.phase[idx] = new_phase

@@ -245,6 +245,14 @@ LATENCY: list[Case] = [
         Ticks(12, 4, 4, 0.5, 1.7, 4, LFLOOR, FLOOR),  # no asks, no flap
         Ticks(8, 4, 4, 0.5, 3.5, 4, LFLOOR, FLOOR),  # latency doubled: still no ask
     ]),
+    # (b-) a floor holds nothing for latency (property 3: more replicas did not lower it), not
+    # even the 4 before the step: at an unchanged demand (50 req/s) utilization's 2 applies.
+    ("floor-releases-to-utilization-at-the-same-demand", SHORT, [
+        *at_rate(50.0, [*ASK, *observed(1.7)]),
+        Ticks(3, 8, 8, 0.17, 1.7, 8, LFLOOR, FLOOR, req=50.0),  # t10–t12: r = 2, window: 8
+        Ticks(1, 8, 8, 0.17, 1.7, 2, DOWN, FLOOR, req=50.0),  # t13
+        Ticks(6, 2, 2, 0.68, 1.7, 2, LFLOOR, FLOOR, req=50.0),  # load 1.36 on 2: no ask
+    ]),
     # (b') a passing floor (a burst) re-arms once latency stays at or under the target (≤ 1.0,
     # not 1 + tolerance) for a down window (8 ticks here): the next burst of the same load
     # does not ask again.
