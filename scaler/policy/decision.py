@@ -57,6 +57,12 @@ class Decision:
             current=np.empty(n, np.float64),
         )
 
+    def put(self, index: np.ndarray, part: Decision) -> None:
+        """Write `part`'s values at `index` (while this decision is being built)."""
+        for f in ("desired", "pressure", "latency_pressure", "reason", "active",
+                  "recommendation", "current"):
+            getattr(self, f)[index] = getattr(part, f)
+
     def reason_names(self) -> list[str]:
         """Reason codes as REASONS strings."""
         return [REASONS[int(code)] for code in self.reason]

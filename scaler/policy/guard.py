@@ -101,6 +101,15 @@ class GuardState:
         return GuardState(*(np.where(fresh, getattr(zero, f), getattr(self, f)[index])
                             .astype(getattr(self, f).dtype) for f in self.FIELDS))
 
+    def rows(self, index: np.ndarray) -> GuardState:
+        """A copy of the rows at `index`."""
+        return GuardState(*(getattr(self, f)[index] for f in self.FIELDS))
+
+    def put(self, index: np.ndarray, part: GuardState) -> None:
+        """Write `part`'s rows at `index` (this state must be a writable copy)."""
+        for f in self.FIELDS:
+            getattr(self, f)[index] = getattr(part, f)
+
     @property
     def nbytes(self) -> int:
         """Bytes held."""

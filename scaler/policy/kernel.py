@@ -19,6 +19,7 @@ from scaler.policy.chunk_v2 import GuardHolder, V2Chunk
 from scaler.policy.decision import Decision
 from scaler.policy.guard import GuardState
 from scaler.policy.params import PolicyParams
+from scaler.policy.pow2 import POW2_CAP, pow2ceil
 from scaler.policy.ring import window
 
 CHUNK = 1 << 14
@@ -27,29 +28,8 @@ CHUNK = 1 << 14
 FRESH = 65535
 """last_desired marker of an ISVC that has never stepped (desired is always ≤ 65534)."""
 
-POW2_CAP = float(2**62)
-"""pow2ceil saturates at 2**62 so that recommendations fit int64."""
-
-_MANTISSA = np.int64((1 << 52) - 1)
-_EXPONENT = np.int64(0x7FF << 52)
 _PARAMS = ("scale_down_utilization", "up_threshold", "panic_threshold",
            "activation_threshold", "min_replicas_f", "max_replicas_f")
-
-
-def pow2ceil(x: np.ndarray, out: np.ndarray, *, keep_nan: bool = True) -> np.ndarray:
-    """out = pow2ceil(x): the smallest power of two ≥ x, clipped to [1, 2**62].
-
-    Adding 2^52 − 1 to the IEEE-754 bits carries into the exponent unless the mantissa is
-    zero; masking the mantissa off then leaves a power of two: 3.75 = 1.875·2^1 → 4,
-    4.0 → 4, 0.3 → 0.25 → (clip) 1, inf → 2**62. NaN gives NaN if `keep_nan`, else 1.
-    x and out: distinct contiguous float64 arrays.
-    """
-    bits = out.view(np.int64)
-    np.add(x.view(np.int64), _MANTISSA, out=bits)
-    np.bitwise_and(bits, _EXPONENT, out=bits)
-    if keep_nan:
-        np.maximum(out, x, out=out)  # the bit trick alone turns NaN into 0
-    return np.clip(out, 1.0, POW2_CAP, out=out)
 
 
 class _Scratch:
@@ -96,10 +76,12 @@ def run_kernel(
     *,
     spec: np.ndarray | None,
     guard_state: GuardState,
+    defer: bool = True,
 ) -> tuple[Decision, np.ndarray, GuardState]:
     """Evaluate §3 for all ISVCs with `head` the new tick's ring row (written here; other
     rows are written only for fresh ISVCs). Returns the outputs, the new last_desired and the
-    new guard state (`guard_state` itself when no ISVC needed the v2 rules)."""
+    new guard state (`guard_state` itself when no ISVC needed the v2 rules). `defer`: chunks
+    with few guard ISVCs leave them to one re-evaluation of those ISVCs at the end."""
     n = params.n
     out = Decision.empty(n)
     new_last = np.empty_like(last_desired)
@@ -107,18 +89,32 @@ def run_kernel(
     util, lat = ([c if kind == wanted else None for c, kind in zip(columns, params.kinds,
                                                                     strict=True)]
                  for wanted in ("utilization", "latency"))
-    busy = guard_state.busy()
+    steady = ~guard_state.busy()
     holder = GuardHolder(guard_state)
+    deferred: list[np.ndarray] | None = [] if defer else None
     with np.errstate(all="ignore"):
         for lo in range(0, n, CHUNK):
             chunk = _Chunk(slice(lo, min(lo + CHUNK, n)), scratch, out)
             chunk.current(current, last_desired)
             chunk.recommend(params, util)
             chunk.latency(params, lat)
-            chunk.guard(params, spec, requests, busy, holder)
+            chunk.guard(params, spec, requests, steady, holder, deferred)
             chunk.active(requests, out.active)
             chunk.history(params, ring, head, last_desired)
             chunk.decide(out, new_last)
+    if deferred:
+        index = np.concatenate(deferred)
+        rows = ring[:, index]
+        part, part_last, part_guard = run_kernel(
+            params.take(index, same_history=True), [None if col is None else col[index]
+                                                    for col in columns],
+            current[index], None if requests is None else requests[index], rows, head,
+            last_desired[index], spec=None if spec is None else spec[index],
+            guard_state=guard_state.rows(index), defer=False)
+        ring[:, index] = rows
+        out.put(index, part)
+        new_last[index] = part_last
+        holder.writable().put(index, part_guard)
     return out, new_last, holder.result()
 
 

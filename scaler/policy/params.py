@@ -199,11 +199,15 @@ class PolicyParams:
         return cls(signals=names, targets=matrix, interval_s=interval_s, kinds=kind_tuple,
                    **values)
 
-    def take(self, index: np.ndarray) -> PolicyParams:
-        """Parameters of the ISVCs at `index` (rows of every array, in that order)."""
+    def take(self, index: np.ndarray, *, same_history: bool = False) -> PolicyParams:
+        """Parameters of the ISVCs at `index` (rows of every array, in that order);
+        `same_history`: keep this one's ring_dtype (to step columns of its history)."""
         rows = {name: getattr(self, name)[index] for name in (*_FLOAT_FIELDS, *_INT_FIELDS)}
-        return PolicyParams(self.signals, self.targets[index], self.interval_s, **rows,
+        part = PolicyParams(self.signals, self.targets[index], self.interval_s, **rows,
                             kinds=self.kinds)
+        if same_history:
+            part.__dict__["ring_dtype"] = self.ring_dtype  # a cached_property, set before use
+        return part
 
     @property
     def n(self) -> int:

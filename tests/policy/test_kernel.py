@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaler.policy import PolicyParams, PolicyState, step
-from scaler.policy.kernel import POW2_CAP, pow2ceil
+from scaler.policy.pow2 import POW2_CAP, pow2ceil
 from scaler.policy.ring import Ring
 from tests.reference_policy import pow2ceil as reference_pow2ceil
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaler.policy import Decision, PolicyParams, PolicyState, step
+from scaler.policy import chunk_v2 as _policy_chunk_v2
 from scaler.policy import kernel as _policy_kernel
 from tests.reference_policy import RefPolicy, as_arrays
 
@@ -113,7 +114,11 @@ class Pair:
 def test_vectorised_equals_oracle(data: st.DataObject):
     pair = Pair.fresh(data.draw(params_strategy(max_n=7)))
     chunk = data.draw(st.sampled_from([1, 2, 3, _policy_kernel.CHUNK]), label="chunk")
-    with mock.patch.object(_policy_kernel, "CHUNK", chunk):
+    # 0: every chunk defers its guard ISVCs to the step's one re-evaluation (at this n the
+    # shipped fraction never does)
+    defer = data.draw(st.sampled_from([0, _policy_chunk_v2.DEFER_FRACTION]), label="defer")
+    with (mock.patch.object(_policy_kernel, "CHUNK", chunk),
+          mock.patch.object(_policy_chunk_v2, "DEFER_FRACTION", defer)):
         for t in range(data.draw(st.integers(1, 25))):
             pair.step(data.draw(tick_strategy(pair.params)), f"tick {t}")
 
@@ -137,6 +142,13 @@ def test_old_states_stay_valid(data: st.DataObject):
 @given(data=st.data())
 def test_select_equals_oracle_across_reloads(data: st.DataObject):
     pair = Pair.fresh(data.draw(params_strategy()))
+    defer = data.draw(st.sampled_from([0, _policy_chunk_v2.DEFER_FRACTION]), label="defer")
+    with mock.patch.object(_policy_chunk_v2, "DEFER_FRACTION", defer):
+        reload_and_step(pair, data)
+
+
+def reload_and_step(pair: Pair, data: st.DataObject) -> None:
+    """Three phases of ticks, each ended by a reload to other params; then one tick."""
     for phase in range(3):
         for t in range(data.draw(st.integers(0, 12))):
             pair.step(data.draw(tick_strategy(pair.params)), f"phase {phase} tick {t}")
