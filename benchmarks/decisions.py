@@ -8,6 +8,10 @@ requests, scale events, flaps (a scale-up and a scale-down of one ISVC less than
 scale-down window apart), then the targets of issue #14 checked against the table.
 
     .venv/bin/python benchmarks/decisions.py [--traces azure,mooncake] [--hours 24] [--quick]
+                                             [--seed 0]
+
+--seed draws another 24 h build (other thinning and jitter of the same trace: a trace the
+policy was not tuned on).
 """
 
 from __future__ import annotations
@@ -67,8 +71,10 @@ def flaps(result: JobResult, window_s: float) -> int:
     return count
 
 
-def traces(names: list[str], hours: float, quick: bool) -> list[tuple[str, str, tr.Trace]]:
-    """(trace name, label, trace) for each trace as it is and (unless quick) over `hours`."""
+def traces(names: list[str], hours: float, quick: bool,
+           seed: int = 0) -> list[tuple[str, str, tr.Trace]]:
+    """(trace name, label, trace) for each trace as it is and (unless quick) over `hours`
+    (the build of benchmarks/simulate.py with `seed`)."""
     out = []
     for name in names:
         raw = tr.load_trace(ROOT.parent / "shared" / "traces" / FILES[name])
@@ -76,7 +82,7 @@ def traces(names: list[str], hours: float, quick: bool) -> list[tuple[str, str, 
             raw = tr.jitter(raw, width_s=tr.slot_s(raw), rng=np.random.default_rng(0))
         out.append((name, f"{name} as is", raw))
         if not quick:
-            out.append((name, f"{name} {hours:g} h", build_trace(name, hours, 0)[0]))
+            out.append((name, f"{name} {hours:g} h", build_trace(name, hours, seed)[0]))
     return out
 
 
@@ -85,11 +91,12 @@ def main() -> int:
     parser.add_argument("--traces", default="azure,mooncake")
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--quick", action="store_true", help="only the traces as they are")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the 24 h builds")
     args = parser.parse_args()
     window_s = parse_duration(shipped_policy()["policies"]["default"].get("scale_down_window",
                                                                           "300s"))
     rows: list[dict[str, Any]] = []
-    for name, label, trace in traces(args.traces.split(","), args.hours, args.quick):
+    for name, label, trace in traces(args.traces.split(","), args.hours, args.quick, args.seed):
         slo = SLO_S[name]
         jobs = [Job("default", "policy", config_text(slo, None), "shipped", trace)]
         jobs += [Job(f"latency {t:g}s", "policy", config_text(slo, t), "shipped", trace)
