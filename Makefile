@@ -56,7 +56,7 @@ bench-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go golang-google-grpc-dev >/dev/null; }
 
 bench: deps bench-deps
-	@for b in policy_step engine_cycle replay simulate decisions kube_watch load; do \
+	@for b in policy_step engine_cycle replay simulate decisions hindsight kube_watch load; do \
 	  echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
