@@ -8,10 +8,12 @@ requests, scale events, flaps (a scale-up and a scale-down of one ISVC less than
 scale-down window apart), then the targets of issue #14 checked against the table.
 
     .venv/bin/python benchmarks/decisions.py [--traces azure,mooncake] [--hours 24] [--quick]
-                                             [--seed 0]
+                                             [--seed 0] [--prefill-tokens-per-s 10000]
 
 --seed draws another 24 h build (other thinning and jitter of the same trace: a trace the
-policy was not tuned on).
+policy was not tuned on). --prefill-tokens-per-s serves the traces on replicas of another
+prefill rate (a slower or faster GPU/model than the 7000 tokens/s prompt_throughput target of
+the shipped policy assumes).
 """
 
 from __future__ import annotations
@@ -47,12 +49,16 @@ def shipped_policy() -> dict[str, Any]:
     return doc
 
 
-def config_text(slo_s: float, latency_target_s: float | None) -> str:
-    """The shipped policy (optionally with another latency_p99 target) + a simulation section."""
+def config_text(slo_s: float, latency_target_s: float | None,
+                prefill_tokens_per_s: float | None = None) -> str:
+    """The shipped policy (optionally with another latency_p99 target) + a simulation section
+    (optionally serving another prefill rate than the default profile's 10k tokens/s)."""
     doc = shipped_policy()
     if latency_target_s is not None:
         doc["policies"]["default"]["targets"]["latency_p99"] = latency_target_s
     doc["simulation"] = {"ttft_slo": f"{slo_s:g}s"}
+    if prefill_tokens_per_s is not None:
+        doc["simulation"]["serving"] = {"prefill_tokens_per_s": prefill_tokens_per_s}
     return yaml.safe_dump(doc, sort_keys=False)
 
 
@@ -92,16 +98,19 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--quick", action="store_true", help="only the traces as they are")
     parser.add_argument("--seed", type=int, default=0, help="seed of the 24 h builds")
+    parser.add_argument("--prefill-tokens-per-s", type=float, default=None,
+                        help="the simulated replicas' prefill rate (default: the profile's)")
     args = parser.parse_args()
     window_s = parse_duration(shipped_policy()["policies"]["default"].get("scale_down_window",
                                                                           "300s"))
     rows: list[dict[str, Any]] = []
     for name, label, trace in traces(args.traces.split(","), args.hours, args.quick, args.seed):
         slo = SLO_S[name]
-        jobs = [Job("default", "policy", config_text(slo, None), "shipped", trace)]
-        jobs += [Job(f"latency {t:g}s", "policy", config_text(slo, t), "shipped", trace)
+        rate = args.prefill_tokens_per_s
+        jobs = [Job("default", "policy", config_text(slo, None, rate), "shipped", trace)]
+        jobs += [Job(f"latency {t:g}s", "policy", config_text(slo, t, rate), "shipped", trace)
                  for t in LATENCY_TARGETS_S]
-        jobs += [Job(b, b, config_text(slo, None), "shipped", trace) for b in BASELINES]
+        jobs += [Job(b, b, config_text(slo, None, rate), "shipped", trace) for b in BASELINES]
         results = run_jobs(jobs, workers=2)
         by_label = {job.label: res for job, res in zip(jobs, results, strict=True)}
         static = by_label["static"].summary["gpu_hours"]
