@@ -111,7 +111,10 @@ def run_kernel(
             current[index], None if requests is None else requests[index], rows, head,
             last_desired[index], spec=None if spec is None else spec[index],
             guard_state=guard_state.rows(index), defer=False)
-        ring[:, index] = rows
+        if (last_desired[index] == FRESH).any():  # their rows were all rewritten
+            ring[:, index] = rows
+        else:
+            ring[head, index] = rows[head]
         out.put(index, part)
         new_last[index] = part_last
         holder.writable().put(index, part_guard)

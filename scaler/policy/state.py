@@ -132,6 +132,11 @@ def step(
             f"{params.ring_ticks} × {n}; "
             "use state.select(src_index, params) after a config change"
         )
+    if state.ring.dtype != params.ring_dtype:
+        raise ValueError(
+            f"state holds a {state.ring.dtype} history, params need {params.ring_dtype} "
+            "(max_replicas crossed 254); use state.select(src_index, params)"
+        )
     columns = _pressure_columns(signals, params)
     if requests is None and isinstance(signals, Mapping) and "requests" in signals:
         requests = signals["requests"]

@@ -87,3 +87,22 @@ def test_concurrent_steps_from_one_state_agree():
         t.join(timeout=30)
     assert len(results) == 80
     assert all((r == expected.desired).all() for r in results)
+
+
+def test_a_subset_keeps_the_history_dtype_of_its_fleet():
+    """params.take(…, same_history=True): the subset's windows and saturation use the fleet's
+    uint16 history even when its own max_replicas would allow uint8."""
+    params = PolicyParams.uniform(3, targets={"cpu": 0.5}, interval_s=15,
+                                  scale_down_window_s=np.array([15.0, 60.0, 60.0]),
+                                  max_replicas=np.array([8, 300, 8]))
+    part = params.take(np.array([0, 2]), same_history=True)
+    assert params.ring_dtype == part.ring_dtype == np.uint16
+    assert params.take(np.array([0, 2])).ring_dtype == np.uint8
+    assert all(m is None or m.dtype == np.uint16 for m in part.down_groups.masks)
+
+
+def test_a_state_of_another_history_dtype_is_refused():
+    small = PolicyParams.uniform(2, targets={"cpu": 0.5}, interval_s=15, max_replicas=8)
+    wide = PolicyParams.uniform(2, targets={"cpu": 0.5}, interval_s=15, max_replicas=300)
+    with pytest.raises(ValueError, match="uint8 history, params need uint16"):
+        step(PolicyState.empty(small), wide, {"cpu": np.ones(2)}, np.ones(2))

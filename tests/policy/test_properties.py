@@ -114,9 +114,10 @@ class Pair:
 def test_vectorised_equals_oracle(data: st.DataObject):
     pair = Pair.fresh(data.draw(params_strategy(max_n=7)))
     chunk = data.draw(st.sampled_from([1, 2, 3, _policy_kernel.CHUNK]), label="chunk")
-    # 0: every chunk defers its guard ISVCs to the step's one re-evaluation (at this n the
-    # shipped fraction never does)
-    defer = data.draw(st.sampled_from([0, _policy_chunk_v2.DEFER_FRACTION]), label="defer")
+    # 0: every chunk defers its guard ISVCs to the step's one re-evaluation; 1–3 with small
+    # chunks: deferring and in-place chunks in one step (at this n the shipped 8 never defers)
+    defer = data.draw(st.sampled_from([0, 1, 2, 3, _policy_chunk_v2.DEFER_FRACTION]),
+                      label="defer")
     with (mock.patch.object(_policy_kernel, "CHUNK", chunk),
           mock.patch.object(_policy_chunk_v2, "DEFER_FRACTION", defer)):
         for t in range(data.draw(st.integers(1, 25))):
@@ -142,7 +143,7 @@ def test_old_states_stay_valid(data: st.DataObject):
 @given(data=st.data())
 def test_select_equals_oracle_across_reloads(data: st.DataObject):
     pair = Pair.fresh(data.draw(params_strategy()))
-    defer = data.draw(st.sampled_from([0, _policy_chunk_v2.DEFER_FRACTION]), label="defer")
+    defer = data.draw(st.sampled_from([0, 2, _policy_chunk_v2.DEFER_FRACTION]), label="defer")
     with mock.patch.object(_policy_chunk_v2, "DEFER_FRACTION", defer):
         reload_and_step(pair, data)
 
