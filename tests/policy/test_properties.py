@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scaler.policy import Decision, PolicyParams, PolicyState, step
 from scaler.policy import chunk_v2 as _policy_chunk_v2
 from scaler.policy import kernel as _policy_kernel
+from tests.policy.helpers import drawn_params
 from tests.reference_policy import RefPolicy, as_arrays
 
 NAN, INF = float("nan"), float("inf")
@@ -29,7 +30,6 @@ current_value = st.one_of(
     st.floats(-3.0, 70.0),
     st.sampled_from([NAN, INF, -INF, 1e30, 65535.0, 70000.0]),
 )
-window_s = st.sampled_from([0.0, 1.0, 15.0, 16.0, 30.0, 45.0, 60.0, 300.0])
 
 
 @st.composite
@@ -42,30 +42,13 @@ def params_strategy(draw: st.DrawFn, max_n: int = 5) -> PolicyParams:
         name: vec(st.one_of(st.floats(0.01, 5.0), st.sampled_from([NAN, 1e-300, 1e300])))
         for name in SIGNALS[:k]
     }
-    mins = vec(st.integers(0, 6))
     kinds = {"latency_p99": draw(st.sampled_from(["latency", "utilization"]))} \
         if "latency_p99" in targets else {}
     if "kv_cache" in targets and draw(st.booleans()):
         kinds["kv_cache"] = "latency"
-    guard_window = st.sampled_from([0.0, 15.0, 30.0, 60.0])
-    return PolicyParams.uniform(
-        n,
-        targets=targets,
-        kinds=kinds,
-        startup_timeout_s=vec(st.sampled_from([0.0, 30.0, 60.0, 600.0])),
-        latency_sustain_window_s=vec(guard_window),
-        latency_observe_window_s=vec(guard_window),
-        latency_min_improvement=vec(st.sampled_from([0.0, 0.2, 0.5])),
-        interval_s=draw(st.sampled_from([15.0, 10.0, 7.5])),
-        tolerance=vec(st.sampled_from([0.0, 0.1, 0.25])),
-        scale_down_utilization=vec(st.sampled_from([0.7, 1.0, 0.5, 0.01])),
-        panic_threshold=vec(st.sampled_from([2.0, 1.0, 1.5, 0.5, INF])),
-        activation_threshold=vec(st.sampled_from([0.0, 1.0])),
-        scale_up_window_s=vec(window_s),
-        scale_down_window_s=vec(window_s),
-        min_replicas=mins,
-        max_replicas=mins + vec(st.sampled_from([0, 1, 3, 60, 65534 - 6])),
-    )
+    return drawn_params(draw, vec, n, targets=targets, kinds=kinds,
+                        max_offsets=(0, 1, 3, 60, 65534 - 6),
+                        startup_timeouts=(0.0, 30.0, 60.0, 600.0))
 
 
 @st.composite

@@ -25,6 +25,7 @@ from scaler.policy import Decision, PolicyParams, PolicyState, step
 from scaler.policy import kernel as _policy_kernel
 from scaler.policy.guard import FLOOR
 from tests import reference_policy_v1 as v1
+from tests.policy.helpers import drawn_params
 
 NAN, INF = float("nan"), float("inf")
 SIGNALS = ("latency_p99", "kv_cache", "cpu")
@@ -40,8 +41,6 @@ finite_current = st.one_of(
     st.sampled_from([1e30, 65535.0, 70000.0]),
 )
 current_value = st.one_of(finite_current, st.sampled_from([NAN, INF, -INF]))
-window_s = st.sampled_from([0.0, 1.0, 15.0, 16.0, 30.0, 45.0, 60.0, 300.0])
-guard_window_s = st.sampled_from([0.0, 15.0, 30.0, 60.0])
 
 
 @st.composite
@@ -62,25 +61,8 @@ def v2_params(draw: st.DrawFn, kinds: str = "mixed", max_n: int = 5,
         kind_of = {name: draw(st.sampled_from(["latency", "utilization"])) for name in names}
     else:
         kind_of = dict.fromkeys(names, kinds)
-    mins = vec(st.integers(0, 6))
-    return PolicyParams.uniform(
-        n,
-        targets=targets,
-        kinds=kind_of,
-        startup_timeout_s=vec(st.sampled_from(startup_timeouts)),
-        latency_sustain_window_s=vec(guard_window_s),
-        latency_observe_window_s=vec(guard_window_s),
-        latency_min_improvement=vec(st.sampled_from([0.0, 0.2, 0.5])),
-        interval_s=draw(st.sampled_from([15.0, 10.0, 7.5])),
-        tolerance=vec(st.sampled_from([0.0, 0.1, 0.25])),
-        scale_down_utilization=vec(st.sampled_from([0.7, 1.0, 0.5, 0.01])),
-        panic_threshold=vec(st.sampled_from([2.0, 1.0, 1.5, 0.5, INF])),
-        activation_threshold=vec(st.sampled_from([0.0, 1.0])),
-        scale_up_window_s=vec(window_s),
-        scale_down_window_s=vec(window_s),
-        min_replicas=mins,
-        max_replicas=mins + vec(st.sampled_from(max_offsets)),
-    )
+    return drawn_params(draw, vec, n, targets=targets, kinds=kind_of,
+                        max_offsets=max_offsets, startup_timeouts=startup_timeouts)
 
 
 FACTORS = {"utilization": (0.0, 0.05, 0.2, 0.4, 0.8, 1.0, 1.5, 2.5, NAN),
