@@ -12,6 +12,10 @@ attainment, and at static peak − 1 pt, for sizes that are powers of two ≤ ma
 policy's own constraint), powers of two ≤ 128, and any of 4, 6, 8, 12, 16, 24 … 128.
 
     .venv/bin/python benchmarks/hindsight.py [--traces azure,mooncake] [--hours 24]
+                                             [--plot DIR]
+
+--plot DIR writes DIR/hindsight_<trace>.png: the policy's replicas over the day beside the
+hindsight schedules and the static fleet.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from simulate import build_trace  # noqa: E402
 from scaler.config import build_params  # noqa: E402
 from scaler.sim import trace as tr  # noqa: E402
 from scaler.sim.baselines import StaticScaler  # noqa: E402
-from scaler.sim.jobs import Job, fleet_for, load_job_config, run_job  # noqa: E402
+from scaler.sim.jobs import Job, JobResult, fleet_for, load_job_config, run_job  # noqa: E402
 from scaler.sim.loop import simulate  # noqa: E402
+from scaler.sim.plots import aggregate  # noqa: E402
 
 SIZES = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 HOUR_S = 3600.0
@@ -89,12 +94,13 @@ def cheapest(met: np.ndarray, sizes: np.ndarray, need: float) -> tuple[int, np.n
     return int(reach[0]), picks
 
 
-def study(name: str, hours: float, workers: int) -> None:
-    """Print the policy and the hindsight schedules for one trace."""
+def study(name: str, hours: float, workers: int, plot_dir: Path | None) -> None:
+    """Print the policy and the hindsight schedules for one trace (and plot them)."""
     slo_s = SLO_S[name]
     trace = build_trace(name, hours, 0)[0]
     text = config_text(slo_s, None)
-    policy = run_job(Job("default", "policy", text, "shipped", trace)).summary
+    policy_run = run_job(Job("default", "policy", text, "shipped", trace))
+    policy = policy_run.summary
     static = run_job(Job("static", "static", text, "shipped", trace)).summary
     with ProcessPoolExecutor(workers) as pool:
         runs = list(pool.map(met_per_hour, [trace] * len(SIZES), [slo_s] * len(SIZES), SIZES))
@@ -110,6 +116,7 @@ def study(name: str, hours: float, workers: int) -> None:
                 "powers of two <= 128": pow2, "any listed size <= 128": list(SIZES)}
     goals = {"the policy's attainment": policy["slo_attainment"],
              "static peak - 1 pt": static["slo_attainment"] - 0.01}
+    plotted: dict[str, np.ndarray] = {}
     for goal, attainment in goals.items():
         for label, sizes in variants.items():
             rows = np.array([SIZES.index(n) for n in sizes])
@@ -121,6 +128,42 @@ def study(name: str, hours: float, workers: int) -> None:
                 continue
             print(f"  at {goal} ({100 * attainment:.1f} %), {label}: "
                   f"{cost / static_gh:.2f}x static  [{' '.join(map(str, picks))}]")
+            if label == next(iter(variants)) or label.startswith("any"):
+                plotted[f"hindsight at {goal}, {label} ({cost / static_gh:.2f}x)"] = picks
+    if plot_dir is not None:
+        plot(plot_dir / f"hindsight_{name}.png", title=f"{name} {hours:g} h",
+             policy_run=policy_run, schedules=plotted,
+             static_n=int(static["static_replicas"][0]),
+             policy_label=f"shipped default ({policy['gpu_hours'] / static_gh:.2f}x)")
+
+
+def plot(path: Path, *, title: str, policy_run: JobResult, schedules: dict[str, np.ndarray],
+         static_n: int, policy_label: str) -> None:
+    """Replicas over the day: the policy (per tick), the hindsight schedules, static."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = aggregate(policy_run.timeline)
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    rate_ax = ax.twinx()
+    rate_ax.plot(series["hours"], series["requests"], color="0.8", lw=0.6, label="arrival rate")
+    ax.step(series["hours"], series["replicas"], where="post", lw=1.2, label=policy_label)
+    for label, picks in schedules.items():
+        edges = np.arange(picks.size + 1)
+        ax.stairs(picks, edges, lw=1.4, ls="--", label=label)
+    ax.axhline(static_n, color="k", lw=0.8, ls=":", label=f"static peak ({static_n})")
+    ax.set(xlabel="time (h)", ylabel="replicas", title=f"{title}: policy vs hindsight")
+    rate_ax.set_ylabel("requests/s (1-min rate)")
+    ax.set_zorder(rate_ax.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.legend(loc="upper left", fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"  wrote {path}")
 
 
 def main() -> int:
@@ -128,9 +171,10 @@ def main() -> int:
     parser.add_argument("--traces", default="azure,mooncake")
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--plot", type=Path, default=None, metavar="DIR")
     args = parser.parse_args()
     for name in args.traces.split(","):
-        study(name, args.hours, args.workers)
+        study(name, args.hours, args.workers, args.plot)
     return 0
 
 
