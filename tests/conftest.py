@@ -8,7 +8,8 @@ missing is an error, never a skip. What Prometheus scrapes:
 * the fixture texts of /work/shared/fixtures served by TextExporter as `llm/llama` (vllm:
   names), `llm/llama-us` (vllm_ names), `llm/llama-old` (gpu_cache_usage_perc) and the
   cAdvisor / kube-state-metrics samples (no isvc label, pod llama-predictor-...).
-`prometheus_ready` waits until RATE_WINDOW of samples exist, so rate() over it is exact.
+`prometheus_ready` waits until RATE_WINDOW of samples exist, so rate() over it has samples
+at both ends (exact but for Prometheus' edge extrapolation: tests/signals/test_fixtures.py).
 """
 
 from __future__ import annotations
