@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -59,9 +59,8 @@ class Decision:
 
     def put(self, index: np.ndarray, part: Decision) -> None:
         """Write `part`'s values at `index` (while this decision is being built)."""
-        for f in ("desired", "pressure", "latency_pressure", "reason", "active",
-                  "recommendation", "current"):
-            getattr(self, f)[index] = getattr(part, f)
+        for f in fields(self):
+            getattr(self, f.name)[index] = getattr(part, f.name)
 
     def reason_names(self) -> list[str]:
         """Reason codes as REASONS strings."""
