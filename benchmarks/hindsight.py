@@ -21,6 +21,7 @@ hindsight schedules and the static fleet.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -34,12 +35,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from decisions import SLO_S, config_text, shipped_policy  # noqa: E402
 from simulate import build_trace  # noqa: E402
 
-from scaler.config import build_params  # noqa: E402
 from scaler.sim import trace as tr  # noqa: E402
-from scaler.sim.baselines import StaticScaler  # noqa: E402
-from scaler.sim.jobs import Job, JobResult, fleet_for, load_job_config, run_job  # noqa: E402
+from scaler.sim.jobs import Job, load_job_config, make_scaler, run_job  # noqa: E402
 from scaler.sim.loop import simulate  # noqa: E402
-from scaler.sim.plots import aggregate  # noqa: E402
+from scaler.sim.plots import plot_schedules  # noqa: E402
 
 SIZES = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 HOUR_S = 3600.0
@@ -49,10 +48,8 @@ def met_per_hour(trace: tr.Trace, slo_s: float, n: int) -> tuple[np.ndarray, np.
     """(requests within the TTFT SLO, requests) per hour of arrival, static fleet of n."""
     job = Job("static", "static", config_text(slo_s, None), "hindsight", trace)
     config, sim = load_job_config(job)
-    params, _ = build_params(config, trace.keys)
-    fleet = fleet_for(trace, sim=sim, min_replicas=params.min_replicas,
-                      max_replicas=params.max_replicas, initial=np.array([n], np.int64))
-    result = simulate(trace, sim=sim, fleet=fleet, scaler=StaticScaler(),
+    scaler, fleet = make_scaler(job, config, sim, static_replicas=np.array([n]))
+    result = simulate(trace, sim=sim, fleet=fleet, scaler=scaler,
                       interval_s=config.interval_s, end_s=None, progress=None)
     ttft_s = result.first_token_s - trace.time_s
     met = np.isfinite(ttft_s) & (ttft_s <= slo_s)
@@ -131,39 +128,12 @@ def study(name: str, hours: float, workers: int, plot_dir: Path | None) -> None:
             if label == next(iter(variants)) or label.startswith("any"):
                 plotted[f"hindsight at {goal}, {label} ({cost / static_gh:.2f}x)"] = picks
     if plot_dir is not None:
-        plot(plot_dir / f"hindsight_{name}.png", title=f"{name} {hours:g} h",
-             policy_run=policy_run, schedules=plotted,
-             static_n=int(static["static_replicas"][0]),
-             policy_label=f"shipped default ({policy['gpu_hours'] / static_gh:.2f}x)")
-
-
-def plot(path: Path, *, title: str, policy_run: JobResult, schedules: dict[str, np.ndarray],
-         static_n: int, policy_label: str) -> None:
-    """Replicas over the day: the policy (per tick), the hindsight schedules, static."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series = aggregate(policy_run.timeline)
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    rate_ax = ax.twinx()
-    rate_ax.plot(series["hours"], series["requests"], color="0.8", lw=0.6, label="arrival rate")
-    ax.step(series["hours"], series["replicas"], where="post", lw=1.2, label=policy_label)
-    for label, picks in schedules.items():
-        edges = np.arange(picks.size + 1)
-        ax.stairs(picks, edges, lw=1.4, ls="--", label=label)
-    ax.axhline(static_n, color="k", lw=0.8, ls=":", label=f"static peak ({static_n})")
-    ax.set(xlabel="time (h)", ylabel="replicas", title=f"{title}: policy vs hindsight")
-    rate_ax.set_ylabel("requests/s (1-min rate)")
-    ax.set_zorder(rate_ax.get_zorder() + 1)
-    ax.patch.set_visible(False)
-    ax.legend(loc="upper left", fontsize=7)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"  wrote {path}")
+        path = plot_dir / f"hindsight_{name}.png"
+        label = f"shipped default ({policy['gpu_hours'] / static_gh:.2f}x)"
+        plot_schedules(path, dataclasses.replace(policy_run, label=label), plotted,
+                       title=f"{name} {hours:g} h: policy vs hindsight",
+                       static_replicas=int(static["static_replicas"][0]))
+        print(f"  wrote {path}")
 
 
 def main() -> int:

@@ -63,8 +63,10 @@ def peak_rate(trace: Trace, k: int, window_s: float) -> float:
     return float(counts.max()) / window_s if t.size else 0.0
 
 
-def make_scaler(job: Job, config: Config, sim: SimParams) -> tuple[Autoscaler, Fleet]:
-    """The job's autoscaler and fleet (bounds from the ISVCs' resolved policies)."""
+def make_scaler(job: Job, config: Config, sim: SimParams, *,
+                static_replicas: np.ndarray | None = None) -> tuple[Autoscaler, Fleet]:
+    """The job's autoscaler and fleet (bounds from the ISVCs' resolved policies); a static
+    job's fleet is `static_replicas` per ISVC if given, else sized for its peak."""
     trace = job.trace
     params, _ = build_params(config, trace.keys)
     fleet = fleet_for(trace, sim=sim, min_replicas=params.min_replicas,
@@ -72,12 +74,14 @@ def make_scaler(job: Job, config: Config, sim: SimParams) -> tuple[Autoscaler, F
     if job.kind == "policy":
         return PolicyScaler(params, label=job.label), fleet
     if job.kind == "static":
-        peaks = np.array([peak_rate(trace, k, sim.metrics_window_s)
-                          for k in range(len(trace.keys))])
-        n = np.maximum(np.ceil(peaks / (fleet.capacity_rps * sim.static_utilization)), 1)
+        if static_replicas is None:
+            peaks = np.array([peak_rate(trace, k, sim.metrics_window_s)
+                              for k in range(len(trace.keys))])
+            static_replicas = np.maximum(
+                np.ceil(peaks / (fleet.capacity_rps * sim.static_utilization)), 1)
         return StaticScaler(), fleet_for(trace, sim=sim, min_replicas=params.min_replicas,
                                          max_replicas=params.max_replicas,
-                                         initial=n.astype(np.int64))
+                                         initial=static_replicas.astype(np.int64))
     if job.kind == "hpa-cpu":
         return HpaCpuScaler(sim.hpa_cpu_target), fleet
     if job.kind == "keda-prometheus":

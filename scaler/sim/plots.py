@@ -47,21 +47,47 @@ def _save(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
+def _replicas_axes(rate: Mapping[str, np.ndarray] | None, *, ylabel: str, title: str,
+                   rate_style: Mapping[str, Any]) -> tuple[Any, Any]:
+    """A replicas-over-hours figure, drawn above the arrival rate of `rate` (an aggregate()
+    series) on a second axis."""
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    rate_ax = ax.twinx()
+    if rate is not None:
+        rate_ax.plot(rate["hours"], rate["requests"], label="arrival rate", **rate_style)
+    ax.set(xlabel="time (h)", ylabel=ylabel, title=title)
+    rate_ax.set_ylabel("requests/s (1-min rate)")
+    ax.set_zorder(rate_ax.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    return fig, ax
+
+
+def plot_schedules(path: Path, run: JobResult, schedules: Mapping[str, np.ndarray], *,
+                   title: str, static_replicas: int) -> None:
+    """One run's replicas per tick beside hourly schedules (label → replicas per hour) and a
+    static fleet, over the arrival rate."""
+    series = aggregate(run.timeline)
+    fig, ax = _replicas_axes(series, ylabel="replicas", title=title,
+                             rate_style={"color": "0.8", "lw": 0.6})
+    ax.step(series["hours"], series["replicas"], where="post", lw=1.2, label=run.label)
+    for label, picks in schedules.items():
+        ax.stairs(picks, np.arange(picks.size + 1), lw=1.4, ls="--", label=label)
+    ax.axhline(static_replicas, color="k", lw=0.8, ls=":",
+               label=f"static peak ({static_replicas})")
+    ax.legend(loc="upper left", fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(fig, path)
+
+
 def plot_runs(directory: Path, results: Sequence[JobResult], *, slo_s: float) -> list[Path]:
     """replicas.png, ttft_p99.png, kv_cache.png (every run overlaid); returns the paths."""
     series = [(r.label, aggregate(r.timeline)) for r in results if r.timeline]
     paths = []
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    rate_ax = ax.twinx()
-    if series:
-        rate_ax.plot(series[0][1]["hours"], series[0][1]["requests"], color="0.75", lw=0.8,
-                     label="arrival rate")
+    fig, ax = _replicas_axes(series[0][1] if series else None, ylabel="ready replicas",
+                             title="Replicas vs arrival rate", rate_style={"color": "0.75",
+                                                                           "lw": 0.8})
     for label, s in series:
         ax.step(s["hours"], s["replicas"], where="post", lw=1.2, label=label)
-    ax.set(xlabel="time (h)", ylabel="ready replicas", title="Replicas vs arrival rate")
-    rate_ax.set_ylabel("requests/s (1-min rate)")
-    ax.set_zorder(rate_ax.get_zorder() + 1)
-    ax.patch.set_visible(False)
     ax.legend(loc="upper left", fontsize=8)
     paths.append(directory / "replicas.png")
     _save(fig, paths[-1])
