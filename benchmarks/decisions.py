@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from simulate import build_trace  # noqa: E402
+from simulate import build_trace, config_text, shipped_policy  # noqa: E402
 
 from scaler.durations import parse_duration  # noqa: E402
 from scaler.sim import trace as tr  # noqa: E402
@@ -41,25 +40,6 @@ SLO_S = {"azure": 2.0, "mooncake": 15.0}
 FILES = {"azure": "azure_code_2023.csv", "mooncake": "mooncake_conversation_first30m.csv"}
 LATENCY_TARGETS_S = (0.3, 0.5, 2.0)
 COLUMNS = ("trace", "run", "slo_attainment", "vs_static", "vs_keda", "scale_events", "flaps")
-
-
-def shipped_policy() -> dict[str, Any]:
-    """deploy/base/policy.yaml as a document."""
-    doc: dict[str, Any] = yaml.safe_load((ROOT / "deploy/base/policy.yaml").read_text())
-    return doc
-
-
-def config_text(slo_s: float, latency_target_s: float | None,
-                prefill_tokens_per_s: float | None = None) -> str:
-    """The shipped policy (optionally with another latency_p99 target) + a simulation section
-    (optionally serving another prefill rate than the default profile's 10k tokens/s)."""
-    doc = shipped_policy()
-    if latency_target_s is not None:
-        doc["policies"]["default"]["targets"]["latency_p99"] = latency_target_s
-    doc["simulation"] = {"ttft_slo": f"{slo_s:g}s"}
-    if prefill_tokens_per_s is not None:
-        doc["simulation"]["serving"] = {"prefill_tokens_per_s": prefill_tokens_per_s}
-    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def flaps(result: JobResult, window_s: float) -> int:

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from decisions import SLO_S, config_text, shipped_policy  # noqa: E402
-from simulate import build_trace  # noqa: E402
+from decisions import SLO_S  # noqa: E402
+from simulate import build_trace, config_text, shipped_policy  # noqa: E402
 
 from scaler.sim import trace as tr  # noqa: E402
 from scaler.sim.jobs import Job, load_job_config, make_scaler, run_job  # noqa: E402

@@ -22,6 +22,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -73,13 +74,23 @@ def needed_range(trace: tr.Trace, window_s: float = 600.0) -> tuple[int, int]:
     return int(need.min()), int(need.max())
 
 
-def config_text(slo_s: float, latency_target_s: float) -> str:
-    """deploy/base/policy.yaml (the shipped default policy) with the trace's latency target
-    and a simulation section."""
-    document = yaml.safe_load((ROOT / "deploy/base/policy.yaml").read_text())
-    document["policies"]["default"]["targets"]["latency_p99"] = latency_target_s
-    document["simulation"] = {"ttft_slo": f"{slo_s:g}s"}
-    return yaml.safe_dump(document, sort_keys=False)
+def shipped_policy() -> dict[str, Any]:
+    """deploy/base/policy.yaml (the shipped default policy) as a document."""
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "deploy/base/policy.yaml").read_text())
+    return doc
+
+
+def config_text(slo_s: float, latency_target_s: float | None,
+                prefill_tokens_per_s: float | None = None) -> str:
+    """The shipped policy (optionally with another latency_p99 target) + a simulation section
+    (optionally serving another prefill rate than the default profile's 10k tokens/s)."""
+    doc = shipped_policy()
+    if latency_target_s is not None:
+        doc["policies"]["default"]["targets"]["latency_p99"] = latency_target_s
+    doc["simulation"] = {"ttft_slo": f"{slo_s:g}s"}
+    if prefill_tokens_per_s is not None:
+        doc["simulation"]["serving"] = {"prefill_tokens_per_s": prefill_tokens_per_s}
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def main() -> int:
